@@ -1,0 +1,1 @@
+"""Pure numpy/scipy detectors over readings: rules, quality, baselines, adherence."""

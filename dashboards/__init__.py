@@ -1,0 +1,1 @@
+"""Pages for doctors and families: templates, plotly figure builders, routes."""

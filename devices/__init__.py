@@ -1,0 +1,1 @@
+"""Code that runs on the home gateway: Bluetooth codecs and procedures, outbox, uploader."""

@@ -1,0 +1,1 @@
+"""Linli service: the FastAPI application, database, ingest, admin and the linli CLI."""
