@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, PostgresDsn
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,9 +21,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LINLI_", env_file=None, extra="ignore")
 
-    database_url: PostgresDsn | None = Field(
+    database_url: str | None = Field(
         default=None,
-        description="PostgreSQL >= 15 to use; unset means Linli runs its own embedded server.",
+        description="PostgreSQL >= 15 to use (a libpq URL or key=value string); unset means"
+        " Linli runs its own embedded server.",
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -48,6 +51,17 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         default=True, description="Apply pending migrations when the service starts."
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _parseable_conninfo(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            conninfo_to_dict(value)
+        except psycopg.ProgrammingError as exc:
+            raise ValueError(f"not a PostgreSQL connection string: {exc}") from None
+        return value
 
     @property
     def embedded(self) -> bool:

@@ -1,0 +1,126 @@
+"""Devices: list them, see which readings wait for a resident, assign a device's user to one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+
+from service.errors import NotFound
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """A device with its state and how many of its readings have no resident yet."""
+
+    id: int
+    serial: str
+    kind: str
+    model: str | None
+    manufacturer: str | None
+    gateway_id: int
+    battery_percent: int | None
+    last_sync_at: datetime | None
+    clock_offset_seconds: float | None
+    first_seen_at: datetime
+    unassigned_readings: int
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A device's user index belonging to a resident."""
+
+    device_id: int
+    user_index: int
+    resident_id: int
+    assigned_at: datetime
+    readings_attached: int = 0
+
+
+_DEVICE_SELECT = """
+    SELECT d.id, d.serial, d.kind, d.model, d.manufacturer, d.gateway_id, d.battery_percent,
+           d.last_sync_at, d.clock_offset_seconds, d.first_seen_at,
+           (SELECT count(*) FROM blood_pressure_readings r
+             WHERE r.device_id = d.id AND r.resident_id IS NULL)
+         + (SELECT count(*) FROM glucose_readings r
+             WHERE r.device_id = d.id AND r.resident_id IS NULL) AS unassigned_readings
+    FROM devices d
+"""
+
+
+async def list_devices(
+    conn: AsyncConnection[Any], *, unassigned_only: bool = False
+) -> list[DeviceInfo]:
+    """Every device; with unassigned_only, those with readings that belong to nobody yet."""
+    query = f"SELECT * FROM ({_DEVICE_SELECT}) d"
+    if unassigned_only:
+        query += " WHERE unassigned_readings > 0"
+    async with conn.cursor(row_factory=class_row(DeviceInfo)) as cur:
+        await cur.execute(query.encode() + b" ORDER BY id")
+        return await cur.fetchall()
+
+
+async def find_device(conn: AsyncConnection[Any], serial_or_id: str | int) -> DeviceInfo:
+    """A device by its serial or its id."""
+    async with conn.cursor(row_factory=class_row(DeviceInfo)) as cur:
+        if isinstance(serial_or_id, int):
+            await cur.execute(f"{_DEVICE_SELECT} WHERE d.id = %s".encode(), (serial_or_id,))
+        else:
+            await cur.execute(f"{_DEVICE_SELECT} WHERE d.serial = %s".encode(), (serial_or_id,))
+        device = await cur.fetchone()
+    if device is None:
+        raise NotFound(f"no device {serial_or_id}")
+    return device
+
+
+async def assign_device(
+    conn: AsyncConnection[Any], serial_or_id: str | int, user_index: int, resident_id: int
+) -> Assignment:
+    """Readings of this device user belong to the resident from now on; readings of it that
+    were waiting unassigned are attached to the resident too."""
+    device = await find_device(conn, serial_or_id)
+    async with conn.cursor(row_factory=class_row(Assignment)) as cur:
+        try:
+            await cur.execute(
+                """
+                INSERT INTO device_users (device_id, user_index, resident_id) VALUES (%s, %s, %s)
+                ON CONFLICT (device_id, user_index) DO UPDATE
+                    SET resident_id = excluded.resident_id, assigned_at = now()
+                RETURNING device_id, user_index, resident_id, assigned_at
+                """,
+                (device.id, user_index, resident_id),
+            )
+        except psycopg.errors.ForeignKeyViolation:
+            raise NotFound(f"no resident {resident_id}") from None
+        assignment = await cur.fetchone()
+    assert assignment is not None
+    attached = 0
+    for table in ("blood_pressure_readings", "glucose_readings"):
+        cur2 = await conn.execute(
+            f"""UPDATE {table} SET resident_id = %s
+                WHERE device_id = %s AND user_index = %s AND resident_id IS NULL""",
+            (resident_id, device.id, user_index),
+        )
+        attached += cur2.rowcount
+    return Assignment(
+        assignment.device_id,
+        assignment.user_index,
+        assignment.resident_id,
+        assignment.assigned_at,
+        attached,
+    )
+
+
+async def unassign_device(conn: AsyncConnection[Any], serial_or_id: str | int, user_index: int) -> None:
+    """New readings of this device user are kept unassigned; stored ones keep their resident."""
+    device = await find_device(conn, serial_or_id)
+    cur = await conn.execute(
+        "DELETE FROM device_users WHERE device_id = %s AND user_index = %s",
+        (device.id, user_index),
+    )
+    if cur.rowcount == 0:
+        raise NotFound(f"device {device.serial} user {user_index} is not assigned")

@@ -1,0 +1,81 @@
+"""The FastAPI application: resources opened in the lifespan, routers, one error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from service import health
+from service.admin import endpoints as admin_endpoints
+from service.database import database_conninfo, detect_mode, open_pool
+from service.errors import LinliError
+from service.ingest import endpoints as ingest_endpoints
+from service.migrate import migrate
+from service.readings import endpoints as readings_endpoints
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. The database (embedded or LINLI_DATABASE_URL) opens when it starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with ExitStack() as stack:
+            # Starting the embedded server blocks for about a second; keep the loop free.
+            conninfo = await anyio.to_thread.run_sync(
+                stack.enter_context, database_conninfo(settings)
+            )
+            if settings.migrate_on_start:
+                report = await migrate(conninfo)
+                if report.applied:
+                    log.info("applied migrations: %s", ", ".join(report.applied))
+            async with open_pool(conninfo, settings) as pool:
+                async with pool.connection() as conn:
+                    app.state.mode = await detect_mode(conn)
+                app.state.pool = pool
+                log.info("Linli ready; database mode %s", app.state.mode)
+                yield
+
+    app = FastAPI(
+        title="Linli",
+        summary="Home monitoring of elderly residents with hypertension and diabetes.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(LinliError)
+    async def linli_error(request: Request, exc: LinliError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+
+    app.include_router(health.router)
+    app.include_router(ingest_endpoints.router)
+    app.include_router(readings_endpoints.router)
+    app.include_router(admin_endpoints.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in ingest_endpoints.EXTRA_SCHEMAS:
+                extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(extra.pop("$defs", {}))
+                components[model.__name__] = extra
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,58 @@
+"""The `linli` command: serve, migrate, doctor, admin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import typer
+import uvicorn
+
+from service.app import create_app
+from service.cli import admin
+from service.cli.common import conninfo, load_settings, one_line_errors
+from service.cli.doctor import diagnose
+from service.migrate import migrate as apply_migrations
+
+app = typer.Typer(
+    help="Linli (邻里): home monitoring of elderly residents with hypertension and diabetes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(admin.app, name="admin")
+
+
+@app.command()
+@one_line_errors
+def serve() -> None:
+    """Run the HTTP API (LINLI_HOST:LINLI_PORT) until Ctrl-C."""
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+@one_line_errors
+def migrate() -> None:
+    """Apply pending database migrations (safe to run from many places at once)."""
+    settings = load_settings()
+    with conninfo(settings) as info:
+        report = asyncio.run(apply_migrations(info))
+    applied = ", ".join(report.applied) if report.applied else "nothing to apply"
+    typer.echo(f"database mode: {report.mode}; schema version {report.current_version:04d}; {applied}")
+
+
+@app.command()
+@one_line_errors
+def doctor(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Check the installation: settings, database, mode, migrations."""
+    settings = load_settings()
+    report = diagnose(settings)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for key, value in report.items():
+            typer.echo(f"{key:>20}: {value}")
+    if not report["ok"]:
+        raise typer.Exit(1)

@@ -1,0 +1,56 @@
+"""Resources opened once in the lifespan, handed to routes as Annotated dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
+
+from service.auth import Gateway, User, authenticate_gateway, authenticate_user
+from service.errors import Forbidden
+from service.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="A gateway (lgw_...) or user (lus_...) token.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_pool(request: Request) -> AsyncConnectionPool:
+    """The connection pool opened in the lifespan."""
+    pool: AsyncConnectionPool = request.app.state.pool
+    return pool
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
+
+
+async def current_gateway(pool: PoolDep, credentials: Credentials) -> Gateway:
+    """The gateway whose token came with the request (401 otherwise)."""
+    async with pool.connection() as conn:
+        return await authenticate_gateway(conn, credentials.credentials if credentials else None)
+
+
+async def current_user(pool: PoolDep, credentials: Credentials) -> User:
+    """The user whose token came with the request (401 otherwise)."""
+    async with pool.connection() as conn:
+        return await authenticate_user(conn, credentials.credentials if credentials else None)
+
+
+async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
+    """The calling user, who must be an admin (403 otherwise)."""
+    if user.role != "admin":
+        raise Forbidden("only an admin may do this")
+    return user
+
+
+GatewayDep = Annotated[Gateway, Depends(current_gateway)]
+UserDep = Annotated[User, Depends(current_user)]
+AdminDep = Annotated[User, Depends(current_admin)]

@@ -1,0 +1,66 @@
+"""POST /v1/readings: the gateway's upload."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+
+from service.deps import GatewayDep, PoolDep, SettingsDep
+from service.errors import PayloadTooLarge, UnsupportedMediaType
+from service.ingest.parsing import parse_batch
+from service.ingest.schemas import BatchResult, ReadingBatch
+from service.ingest.service import ingest_batch
+
+router = APIRouter(tags=["ingest"])
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is {declared} bytes; at most {limit} are accepted")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/v1/readings",
+    response_model=BatchResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReadingBatch"}}},
+        }
+    },
+    responses={
+        401: {"description": "Unknown or revoked gateway token"},
+        413: {"description": "Body or batch too large"},
+        415: {"description": "Body is not JSON"},
+        422: {"description": "The body is not a batch of readings"},
+    },
+)
+async def post_readings(
+    request: Request, gateway: GatewayDep, pool: PoolDep, settings: SettingsDep
+) -> BatchResult:
+    """Upload a batch of readings. Each is answered: accepted, duplicate, or rejected with a reason.
+
+    Sending the same reading again is safe: it is stored once and answered `duplicate`.
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType("send the batch as application/json")
+    body = await read_limited_body(request, settings.max_body_bytes)
+    batch = parse_batch(body, settings.max_batch_readings)
+    skew = timedelta(seconds=settings.clock_skew_seconds)
+    return await ingest_batch(pool, gateway.id, batch, skew)
+
+
+# The body is read by hand (to answer per reading); its schema still belongs in OpenAPI.
+EXTRA_SCHEMAS = [ReadingBatch]

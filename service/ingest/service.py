@@ -1,0 +1,158 @@
+"""Ingest one batch of readings from a gateway: one transaction, an answer per reading."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from service.ingest.parsing import ParsedBatch
+from service.ingest.queries import (
+    DeviceRow,
+    KnownDevice,
+    ReadingKey,
+    insert_readings,
+    touch_gateway,
+    upsert_devices,
+)
+from service.ingest.schemas import (
+    SENSOR_STATUS_BITS,
+    BatchResult,
+    BloodPressureIn,
+    GlucoseIn,
+    ItemResult,
+)
+from service.units import to_mmhg, to_mmol_per_l
+
+# Rows are inserted in key order, so concurrent batches do not deadlock; this is insurance.
+_ATTEMPTS = 3
+
+
+def _device_rows(batch: ParsedBatch) -> list[DeviceRow]:
+    """One row per serial: what the gateway reported about it, or just its kind."""
+    rows: dict[str, DeviceRow] = {}
+    for _, reading in batch.readings:
+        rows.setdefault(
+            reading.device_serial,
+            DeviceRow(reading.device_serial, reading.kind, None, None, None, None, None),
+        )
+    for report in batch.devices:
+        rows[report.serial] = DeviceRow(
+            report.serial,
+            report.kind,
+            report.model,
+            report.manufacturer,
+            report.battery_percent,
+            report.clock_offset_seconds,
+            report.synced_at,
+        )
+    return list(rows.values())
+
+
+def _key(device_id: int, reading: BloodPressureIn | GlucoseIn) -> ReadingKey:
+    sequence = -1 if reading.sequence_number is None else reading.sequence_number
+    return (device_id, reading.user_index, sequence, reading.measured_at)
+
+
+def _blood_pressure_row(key: ReadingKey, r: BloodPressureIn) -> tuple[Any, ...]:
+    status = r.status
+    return (
+        *key,
+        to_mmhg(r.systolic, r.unit),
+        to_mmhg(r.diastolic, r.unit),
+        None if r.mean_arterial is None else to_mmhg(r.mean_arterial, r.unit),
+        r.pulse,
+        r.unit,
+        status.body_movement if status else None,
+        status.cuff_loose if status else None,
+        status.irregular_pulse if status else None,
+        status.pulse_range if status else None,
+        status.improper_position if status else None,
+    )
+
+
+def _glucose_row(key: ReadingKey, r: GlucoseIn) -> tuple[Any, ...]:
+    sensor_status = sum(1 << SENSOR_STATUS_BITS.index(name) for name in set(r.sensor_status))
+    control = (
+        r.control_solution
+        or r.sample_type == "control_solution"
+        or r.sample_location == "control_solution"
+    )
+    return (
+        *key,
+        to_mmol_per_l(r.concentration, r.unit),
+        r.concentration,
+        r.unit,
+        r.meal,
+        r.sample_type,
+        r.sample_location,
+        sensor_status,
+        control,
+    )
+
+
+def _ownership_problem(
+    reading: BloodPressureIn | GlucoseIn, device: KnownDevice | None, gateway_id: int
+) -> str | None:
+    if device is None:  # pragma: no cover - upsert_devices returns every serial
+        return f"device {reading.device_serial} could not be registered"
+    if device.gateway_id != gateway_id:
+        return f"device {reading.device_serial} is registered to another gateway"
+    if device.kind != reading.kind:
+        return f"device {reading.device_serial} is a {device.kind} device, not {reading.kind}"
+    return None
+
+
+async def _store(
+    conn: psycopg.AsyncConnection[Any], gateway_id: int, batch: ParsedBatch, skew: timedelta
+) -> list[ItemResult]:
+    devices = await upsert_devices(conn, gateway_id, _device_rows(batch))
+    results: list[ItemResult] = []
+    rows: dict[str, list[tuple[Any, ...]]] = {"blood_pressure": [], "glucose": []}
+    keyed: list[tuple[int, str, ReadingKey]] = []
+    for index, reading in batch.readings:
+        device = devices.get(reading.device_serial)
+        problem = _ownership_problem(reading, device, gateway_id)
+        if problem is not None or device is None:
+            results.append(ItemResult(index=index, status="rejected", reason=problem))
+            continue
+        key = _key(device.id, reading)
+        if isinstance(reading, BloodPressureIn):
+            rows["blood_pressure"].append(_blood_pressure_row(key, reading))
+        else:
+            rows["glucose"].append(_glucose_row(key, reading))
+        keyed.append((index, reading.kind, key))
+    stored = {kind: await insert_readings(conn, kind, kind_rows, skew) for kind, kind_rows in rows.items()}
+    for index, kind, key in keyed:
+        if key in stored[kind]:
+            stored[kind].discard(key)  # a repeat of the key later in this batch is a duplicate
+            results.append(ItemResult(index=index, status="accepted"))
+        else:
+            results.append(ItemResult(index=index, status="duplicate"))
+    await touch_gateway(conn, gateway_id)
+    return results
+
+
+async def ingest_batch(
+    pool: AsyncConnectionPool, gateway_id: int, batch: ParsedBatch, skew: timedelta
+) -> BatchResult:
+    """Store the good readings of a batch in one transaction; answer for every reading."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                results = await _store(conn, gateway_id, batch, skew)
+            break
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            if attempt == _ATTEMPTS:
+                raise
+    results.extend(batch.rejected)
+    results.sort(key=lambda r: r.index)
+    counts = {status: sum(r.status == status for r in results) for status in ("accepted", "duplicate", "rejected")}
+    return BatchResult(
+        accepted=counts["accepted"],
+        duplicates=counts["duplicate"],
+        rejected=counts["rejected"],
+        results=results,
+    )

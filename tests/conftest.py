@@ -1,0 +1,145 @@
+"""Shared fixtures: a real PostgreSQL, a fresh migrated database per test, a live API server.
+
+The server is the embedded one (started once per session in a temporary directory), or the
+one LINLI_TEST_DATABASE_URL points at (TimescaleDB, for the tests that need it). Every test
+gets its own database cloned from a migrated template, so no test sees another's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from service.app import create_app
+from service.embedded import embedded_server
+from service.migrate import migrate
+from service.settings import Settings
+
+TEMPLATE = "linli_test_template"
+
+
+@pytest.fixture(scope="session")
+def server_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Conninfo of a maintenance database on the test server."""
+    external = os.environ.get("LINLI_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    data_dir = tmp_path_factory.mktemp("pg")
+    with embedded_server(data_dir, "postgres") as conninfo:
+        yield conninfo
+
+
+def _drop(admin: psycopg.Connection[tuple[object, ...]], name: str) -> None:
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_conninfo(server_conninfo: str) -> str:
+    """A database with every migration applied, cloned for each test."""
+    with psycopg.connect(server_conninfo, autocommit=True) as admin:
+        _drop(admin, TEMPLATE)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
+    conninfo = make_conninfo(server_conninfo, dbname=TEMPLATE)
+    asyncio.run(migrate(conninfo))
+    return conninfo
+
+
+@pytest.fixture
+def database_url(server_conninfo: str, template_conninfo: str) -> Iterator[str]:
+    """Conninfo of a fresh, migrated database of this test's own."""
+    name = f"linli_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_conninfo, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(TEMPLATE)
+            )
+        )
+    yield make_conninfo(server_conninfo, dbname=name)
+    with psycopg.connect(server_conninfo, autocommit=True) as admin:
+        _drop(admin, name)
+
+
+@pytest.fixture
+def empty_database_url(server_conninfo: str) -> Iterator[str]:
+    """Conninfo of a new database with no schema at all."""
+    name = f"linli_empty_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(server_conninfo, dbname=name)
+    with psycopg.connect(server_conninfo, autocommit=True) as admin:
+        _drop(admin, name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A plain autocommit connection to the test's database, to look at what was stored."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for a service on the test's database."""
+    return Settings(database_url=database_url, data_dir=tmp_path / "data", pool_max_size=4)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """The Linli API served by uvicorn in a thread, on a real socket."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the Linli API did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """A running Linli API on the test's database."""
+    with LiveServer(settings) as server:
+        yield server
+
+
+@pytest.fixture
+def api(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client for the running API."""
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client
