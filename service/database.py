@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -31,7 +32,7 @@ def database_conninfo(settings: Settings) -> Iterator[str]:
         yield conninfo
 
 
-async def detect_mode(conn: psycopg.AsyncConnection[object]) -> DatabaseMode:
+async def detect_mode(conn: psycopg.AsyncConnection[Any]) -> DatabaseMode:
     """TimescaleDB when its extension is installed in this database, else plain PostgreSQL."""
     cur = await conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
     return DatabaseMode.TIMESCALEDB if await cur.fetchone() else DatabaseMode.POSTGRESQL

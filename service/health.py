@@ -47,4 +47,6 @@ async def health(request: Request, pool: PoolDep, settings: SettingsDep) -> Any:
             detail=f"database unreachable: {type(exc).__name__}",
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
-    return Health(status="ok", database=mode, embedded=settings.embedded, pending_migrations=pending)
+    return Health(
+        status="ok", database=mode, embedded=settings.embedded, pending_migrations=pending
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -19,7 +20,9 @@ from service.errors import LinliError
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every Linli process.
 MIGRATION_LOCK_ID = 0x4C494E4C49  # "LINLI"
-_FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<mode>timescaledb|postgresql))?\.sql$")
+_FILE_NAME = re.compile(
+    r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<mode>timescaledb|postgresql))?\.sql$"
+)
 
 
 class MigrationError(LinliError):
@@ -76,7 +79,7 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-async def _enable_timescaledb(conn: psycopg.AsyncConnection[object]) -> None:
+async def _enable_timescaledb(conn: psycopg.AsyncConnection[Any]) -> None:
     """Install the TimescaleDB extension when the server offers it."""
     cur = await conn.execute(
         "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"
@@ -86,7 +89,7 @@ async def _enable_timescaledb(conn: psycopg.AsyncConnection[object]) -> None:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
 
 
-async def applied_versions(conn: psycopg.AsyncConnection[object]) -> set[int]:
+async def applied_versions(conn: psycopg.AsyncConnection[Any]) -> set[int]:
     """Versions recorded in schema_migrations (empty when the table does not exist yet)."""
     cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
     row = await cur.fetchone()
@@ -136,7 +139,7 @@ async def migrate(conninfo: str, migrations: list[Migration] | None = None) -> M
     return MigrationReport(mode=mode, applied=applied, current_version=latest)
 
 
-async def pending_migrations(conn: psycopg.AsyncConnection[object]) -> list[str]:
+async def pending_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
     """Names of migrations on disk that the database has not applied."""
     done = await applied_versions(conn)
     return [f"{m.version:04d}_{m.name}" for m in load_migrations() if m.version not in done]

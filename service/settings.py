@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     clock_skew_seconds: float = Field(
         default=300.0,
         ge=0,
-        description="A reading timed further than this in the future is flagged as a clock problem.",
+        description="A reading timed further than this in the future is flagged as a clock"
+        " problem.",
     )
     migrate_on_start: bool = Field(
         default=True, description="Apply pending migrations when the service starts."

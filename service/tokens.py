@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-GATEWAY_TOKEN_PREFIX = "lgw_"
-USER_TOKEN_PREFIX = "lus_"
+GATEWAY_TOKEN_PREFIX = "lgw_"  # noqa: S105 - a prefix, not a secret
+USER_TOKEN_PREFIX = "lus_"  # noqa: S105 - a prefix, not a secret
 
 
 def new_token(prefix: str) -> str:

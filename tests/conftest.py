@@ -1,8 +1,9 @@
 """Shared fixtures: a real PostgreSQL, a fresh migrated database per test, a live API server.
 
-The server is the embedded one (started once per session in a temporary directory), or the
-one LINLI_TEST_DATABASE_URL points at (TimescaleDB, for the tests that need it). Every test
-gets its own database cloned from a migrated template, so no test sees another's rows.
+The server is the embedded one, started once per session in a temporary directory. Every
+test gets its own database cloned from a migrated template, so no test sees another's rows.
+Tests of the TimescaleDB mode use the server LINLI_TEST_DATABASE_URL points at, and are
+skipped when it is unset.
 """
 
 from __future__ import annotations
@@ -33,11 +34,7 @@ TEMPLATE = "linli_test_template"
 
 @pytest.fixture(scope="session")
 def server_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Conninfo of a maintenance database on the test server."""
-    external = os.environ.get("LINLI_TEST_DATABASE_URL")
-    if external:
-        yield external
-        return
+    """Conninfo of a maintenance database on the embedded test server."""
     data_dir = tmp_path_factory.mktemp("pg")
     with embedded_server(data_dir, "postgres") as conninfo:
         yield conninfo
@@ -81,6 +78,25 @@ def empty_database_url(server_conninfo: str) -> Iterator[str]:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield make_conninfo(server_conninfo, dbname=name)
     with psycopg.connect(server_conninfo, autocommit=True) as admin:
+        _drop(admin, name)
+
+
+@pytest.fixture
+def timescale_url() -> Iterator[str]:
+    """A fresh, empty database on the TimescaleDB server of LINLI_TEST_DATABASE_URL."""
+    server = os.environ.get("LINLI_TEST_DATABASE_URL")
+    if not server:
+        pytest.skip("LINLI_TEST_DATABASE_URL does not point at a TimescaleDB server")
+    with psycopg.connect(server, autocommit=True) as admin:
+        offered = admin.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+        ).fetchone()
+        if offered is None:
+            pytest.fail("LINLI_TEST_DATABASE_URL is set but its server has no TimescaleDB")
+        name = f"linli_ts_{uuid.uuid4().hex[:12]}"
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(server, dbname=name)
+    with psycopg.connect(server, autocommit=True) as admin:
         _drop(admin, name)
 
 

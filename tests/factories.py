@@ -18,7 +18,9 @@ T = TypeVar("T")
 _serials = itertools.count(1)
 
 
-def in_transaction(conninfo: str, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+def in_transaction(
+    conninfo: str, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
+) -> T:
     """Run `work` in one committed transaction on the database."""
 
     async def main() -> T:
@@ -72,7 +74,7 @@ def user_token(
     communities: tuple[int, ...] = (),
     residents: tuple[int, ...] = (),
 ) -> str:
-    """A user of the role with a fresh API token; doctors serve `communities`, family `residents`."""
+    """A user with a fresh API token; doctors serve `communities`, family see `residents`."""
     username = f"{role}{next(_serials)}"
     row = db.execute(
         "INSERT INTO users (username, display_name, role) VALUES (%s, %s, %s) RETURNING id",
@@ -86,7 +88,8 @@ def user_token(
         db.execute("INSERT INTO user_residents VALUES (%s, %s)", (user_id, resident_id))
     token = new_token(USER_TOKEN_PREFIX)
     db.execute(
-        "INSERT INTO user_tokens (user_id, token_hash) VALUES (%s, %s)", (user_id, token_hash(token))
+        "INSERT INTO user_tokens (user_id, token_hash) VALUES (%s, %s)",
+        (user_id, token_hash(token)),
     )
     return token
 
@@ -122,7 +125,12 @@ def blood_pressure(
 
 
 def glucose(
-    serial: str = "GL-1", *, sequence: int | None = None, minutes: int = 0, mmol: float = 6.1, **extra: Any
+    serial: str = "GL-1",
+    *,
+    sequence: int | None = None,
+    minutes: int = 0,
+    mmol: float = 6.1,
+    **extra: Any,
 ) -> dict[str, Any]:
     """A glucose reading as a gateway sends it (mmol/L unless `unit` says otherwise)."""
     reading: dict[str, Any] = {

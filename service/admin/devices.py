@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
 from service.errors import NotFound
@@ -41,7 +41,7 @@ class Assignment:
     readings_attached: int = 0
 
 
-_DEVICE_SELECT = """
+_DEVICE_SELECT = sql.SQL("""
     SELECT d.id, d.serial, d.kind, d.model, d.manufacturer, d.gateway_id, d.battery_percent,
            d.last_sync_at, d.clock_offset_seconds, d.first_seen_at,
            (SELECT count(*) FROM blood_pressure_readings r
@@ -49,28 +49,27 @@ _DEVICE_SELECT = """
          + (SELECT count(*) FROM glucose_readings r
              WHERE r.device_id = d.id AND r.resident_id IS NULL) AS unassigned_readings
     FROM devices d
-"""
+""")
 
 
 async def list_devices(
     conn: AsyncConnection[Any], *, unassigned_only: bool = False
 ) -> list[DeviceInfo]:
     """Every device; with unassigned_only, those with readings that belong to nobody yet."""
-    query = f"SELECT * FROM ({_DEVICE_SELECT}) d"
-    if unassigned_only:
-        query += " WHERE unassigned_readings > 0"
+    where = sql.SQL("WHERE unassigned_readings > 0" if unassigned_only else "")
+    query = sql.SQL("SELECT * FROM ({}) d {} ORDER BY id").format(_DEVICE_SELECT, where)
     async with conn.cursor(row_factory=class_row(DeviceInfo)) as cur:
-        await cur.execute(query.encode() + b" ORDER BY id")
+        await cur.execute(query)
         return await cur.fetchall()
 
 
 async def find_device(conn: AsyncConnection[Any], serial_or_id: str | int) -> DeviceInfo:
     """A device by its serial or its id."""
     async with conn.cursor(row_factory=class_row(DeviceInfo)) as cur:
-        if isinstance(serial_or_id, int):
-            await cur.execute(f"{_DEVICE_SELECT} WHERE d.id = %s".encode(), (serial_or_id,))
-        else:
-            await cur.execute(f"{_DEVICE_SELECT} WHERE d.serial = %s".encode(), (serial_or_id,))
+        column = sql.Identifier("d", "id" if isinstance(serial_or_id, int) else "serial")
+        await cur.execute(
+            sql.SQL("{} WHERE {} = %s").format(_DEVICE_SELECT, column), (serial_or_id,)
+        )
         device = await cur.fetchone()
     if device is None:
         raise NotFound(f"no device {serial_or_id}")
@@ -101,8 +100,10 @@ async def assign_device(
     attached = 0
     for table in ("blood_pressure_readings", "glucose_readings"):
         cur2 = await conn.execute(
-            f"""UPDATE {table} SET resident_id = %s
-                WHERE device_id = %s AND user_index = %s AND resident_id IS NULL""",
+            sql.SQL(
+                """UPDATE {} SET resident_id = %s
+                   WHERE device_id = %s AND user_index = %s AND resident_id IS NULL"""
+            ).format(sql.Identifier(table)),
             (resident_id, device.id, user_index),
         )
         attached += cur2.rowcount
@@ -115,7 +116,9 @@ async def assign_device(
     )
 
 
-async def unassign_device(conn: AsyncConnection[Any], serial_or_id: str | int, user_index: int) -> None:
+async def unassign_device(
+    conn: AsyncConnection[Any], serial_or_id: str | int, user_index: int
+) -> None:
     """New readings of this device user are kept unassigned; stored ones keep their resident."""
     device = await find_device(conn, serial_or_id)
     cur = await conn.execute(

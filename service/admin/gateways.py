@@ -24,15 +24,13 @@ class GatewayInfo:
     last_seen_at: datetime | None
 
 
-_COLUMNS = "id, name, created_at, revoked_at, last_seen_at"
-
-
 async def create_gateway(conn: AsyncConnection[Any], name: str) -> tuple[GatewayInfo, str]:
-    """Register a gateway; return it and its token, which is not stored and cannot be shown again."""
+    """Register a gateway; return it and its token (not stored: it cannot be shown again)."""
     token = new_token(GATEWAY_TOKEN_PREFIX)
     async with conn.cursor(row_factory=class_row(GatewayInfo)) as cur:
         await cur.execute(
-            f"INSERT INTO gateways (name, token_hash) VALUES (%s, %s) RETURNING {_COLUMNS}",
+            """INSERT INTO gateways (name, token_hash) VALUES (%s, %s)
+               RETURNING id, name, created_at, revoked_at, last_seen_at""",
             (name, token_hash(token)),
         )
         gateway = await cur.fetchone()
@@ -43,7 +41,9 @@ async def create_gateway(conn: AsyncConnection[Any], name: str) -> tuple[Gateway
 async def list_gateways(conn: AsyncConnection[Any]) -> list[GatewayInfo]:
     """Every gateway, oldest first."""
     async with conn.cursor(row_factory=class_row(GatewayInfo)) as cur:
-        await cur.execute(f"SELECT {_COLUMNS} FROM gateways ORDER BY id")
+        await cur.execute(
+            "SELECT id, name, created_at, revoked_at, last_seen_at FROM gateways ORDER BY id"
+        )
         return await cur.fetchall()
 
 
@@ -51,8 +51,8 @@ async def revoke_gateway(conn: AsyncConnection[Any], gateway_id: int) -> Gateway
     """Revoke a gateway's token: its uploads are refused (401) from now on."""
     async with conn.cursor(row_factory=class_row(GatewayInfo)) as cur:
         await cur.execute(
-            f"""UPDATE gateways SET revoked_at = coalesce(revoked_at, now())
-                WHERE id = %s RETURNING {_COLUMNS}""",
+            """UPDATE gateways SET revoked_at = coalesce(revoked_at, now())
+               WHERE id = %s RETURNING id, name, created_at, revoked_at, last_seen_at""",
             (gateway_id,),
         )
         gateway = await cur.fetchone()

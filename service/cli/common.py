@@ -65,7 +65,9 @@ async def transaction(info: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         yield conn
 
 
-def run_in_transaction(settings: Settings, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+def run_in_transaction(
+    settings: Settings, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
+) -> T:
     """Run `work` in one transaction on the configured database."""
 
     async def main(info: str) -> T:

@@ -40,7 +40,9 @@ def migrate() -> None:
     with conninfo(settings) as info:
         report = asyncio.run(apply_migrations(info))
     applied = ", ".join(report.applied) if report.applied else "nothing to apply"
-    typer.echo(f"database mode: {report.mode}; schema version {report.current_version:04d}; {applied}")
+    typer.echo(
+        f"database mode: {report.mode}; schema version {report.current_version:04d}; {applied}"
+    )
 
 
 @app.command()

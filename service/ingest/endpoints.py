@@ -36,7 +36,9 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReadingBatch"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ReadingBatch"}}
+            },
         }
     },
     responses={

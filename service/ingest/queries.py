@@ -135,9 +135,7 @@ def _insert_sql(table: str, columns: tuple[tuple[str, str], ...]) -> sql.Compose
         table=sql.Identifier(table),
         columns=sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
         values=sql.SQL(", ").join(sql.Identifier("s", name) for name, _ in columns),
-        arrays=sql.SQL(", ").join(
-            sql.SQL("%s::{}[]").format(sql.SQL(kind)) for _, kind in every
-        ),
+        arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(kind)) for _, kind in every),
         names=sql.SQL(", ").join(sql.Identifier(name) for name, _ in every),
     )
 

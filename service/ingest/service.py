@@ -124,7 +124,9 @@ async def _store(
         else:
             rows["glucose"].append(_glucose_row(key, reading))
         keyed.append((index, reading.kind, key))
-    stored = {kind: await insert_readings(conn, kind, kind_rows, skew) for kind, kind_rows in rows.items()}
+    stored = {
+        kind: await insert_readings(conn, kind, kind_rows, skew) for kind, kind_rows in rows.items()
+    }
     for index, kind, key in keyed:
         if key in stored[kind]:
             stored[kind].discard(key)  # a repeat of the key later in this batch is a duplicate
@@ -149,7 +151,10 @@ async def ingest_batch(
                 raise
     results.extend(batch.rejected)
     results.sort(key=lambda r: r.index)
-    counts = {status: sum(r.status == status for r in results) for status in ("accepted", "duplicate", "rejected")}
+    counts = {
+        status: sum(r.status == status for r in results)
+        for status in ("accepted", "duplicate", "rejected")
+    }
     return BatchResult(
         accepted=counts["accepted"],
         duplicates=counts["duplicate"],

@@ -31,7 +31,9 @@ def gateway(database_url: str) -> tuple[int, str]:
     return new_gateway(database_url)
 
 
-def post(api: httpx.Client, token: str, readings: list[dict[str, Any]], **body: Any) -> httpx.Response:
+def post(
+    api: httpx.Client, token: str, readings: list[dict[str, Any]], **body: Any
+) -> httpx.Response:
     return api.post("/v1/readings", json={"readings": readings, **body}, headers=auth(token))
 
 
@@ -65,7 +67,9 @@ class TestIdempotency:
         assert statuses(post(api, gateway[1], [reading, reading])) == ["accepted", "duplicate"]
         assert count(db, "blood_pressure_readings") == 1
 
-    def test_identical_batches_sent_at_once_store_one_row_each(self, live_server: LiveServer, gateway, db):
+    def test_identical_batches_sent_at_once_store_one_row_each(
+        self, live_server: LiveServer, gateway, db
+    ):
         batch = [blood_pressure(minutes=i) for i in range(200)] + [
             glucose(sequence=i, minutes=i) for i in range(1, 201)
         ]
@@ -74,7 +78,9 @@ class TestIdempotency:
             async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
                 responses = await asyncio.gather(
                     *(
-                        client.post("/v1/readings", json={"readings": batch}, headers=auth(gateway[1]))
+                        client.post(
+                            "/v1/readings", json={"readings": batch}, headers=auth(gateway[1])
+                        )
                         for _ in range(copies)
                     )
                 )
@@ -106,24 +112,35 @@ class TestIdempotency:
 
 
 class TestUnassignedDevices:
-    def test_reading_from_an_unknown_device_is_kept_for_admins(self, api, gateway, db, database_url):
-        assert statuses(post(api, gateway[1], [blood_pressure("NEW-42", minutes=i) for i in range(3)])) == [
-            "accepted"
-        ] * 3
-        device = db.execute("SELECT kind, gateway_id FROM devices WHERE serial = 'NEW-42'").fetchone()
+    def test_reading_from_an_unknown_device_is_kept_for_admins(
+        self, api, gateway, db, database_url
+    ):
+        assert (
+            statuses(post(api, gateway[1], [blood_pressure("NEW-42", minutes=i) for i in range(3)]))
+            == ["accepted"] * 3
+        )
+        device = db.execute(
+            "SELECT kind, gateway_id FROM devices WHERE serial = 'NEW-42'"
+        ).fetchone()
         assert device == ("blood_pressure", gateway[0])
         assert db.execute(
             "SELECT count(*) FROM blood_pressure_readings WHERE resident_id IS NULL"
         ).fetchone() == (3,)
         admin = user_token(db, "admin")
-        listed = api.get("/v1/readings/unassigned", params={"kind": "blood_pressure"}, headers=auth(admin))
+        listed = api.get(
+            "/v1/readings/unassigned", params={"kind": "blood_pressure"}, headers=auth(admin)
+        )
         assert listed.status_code == 200
         assert [r["device_serial"] for r in listed.json()] == ["NEW-42"] * 3
         doctor = user_token(db, "doctor")
-        denied = api.get("/v1/readings/unassigned", params={"kind": "blood_pressure"}, headers=auth(doctor))
+        denied = api.get(
+            "/v1/readings/unassigned", params={"kind": "blood_pressure"}, headers=auth(doctor)
+        )
         assert denied.status_code == 403
 
-    def test_assigning_the_device_attaches_waiting_and_new_readings(self, api, gateway, db, database_url):
+    def test_assigning_the_device_attaches_waiting_and_new_readings(
+        self, api, gateway, db, database_url
+    ):
         post(api, gateway[1], [glucose("GL-9", sequence=1)])
         resident_id = resident(db, community(db))
         assert assign(database_url, "GL-9", resident_id) == 1
@@ -131,14 +148,25 @@ class TestUnassignedDevices:
         owners = db.execute("SELECT resident_id FROM glucose_readings ORDER BY sequence_number")
         assert owners.fetchall() == [(resident_id,), (resident_id,)]
 
-    def test_multi_user_monitor_readings_go_to_each_users_resident(self, api, gateway, db, database_url):
+    def test_multi_user_monitor_readings_go_to_each_users_resident(
+        self, api, gateway, db, database_url
+    ):
         place = community(db)
         husband, wife = resident(db, place, "张国强"), resident(db, place, "李桂兰")
         post(api, gateway[1], [blood_pressure("BP-2", user_index=1)])
         assign(database_url, "BP-2", husband, user_index=1)
         assign(database_url, "BP-2", wife, user_index=2)
-        post(api, gateway[1], [blood_pressure("BP-2", user_index=2, minutes=3), blood_pressure("BP-2", user_index=3, minutes=4)])
-        rows = db.execute("SELECT user_index, resident_id FROM blood_pressure_readings ORDER BY user_index")
+        post(
+            api,
+            gateway[1],
+            [
+                blood_pressure("BP-2", user_index=2, minutes=3),
+                blood_pressure("BP-2", user_index=3, minutes=4),
+            ],
+        )
+        rows = db.execute(
+            "SELECT user_index, resident_id FROM blood_pressure_readings ORDER BY user_index"
+        )
         assert rows.fetchall() == [(1, husband), (2, wife), (3, None)]
 
 
@@ -164,7 +192,9 @@ class TestAuthentication:
         token = user_token(db, "admin")
         assert post(api, token, [blood_pressure()]).status_code == 401
 
-    def test_a_gateway_cannot_upload_for_another_gateways_device(self, api, gateway, db, database_url):
+    def test_a_gateway_cannot_upload_for_another_gateways_device(
+        self, api, gateway, db, database_url
+    ):
         post(api, gateway[1], [blood_pressure("BP-7")])
         _, other = new_gateway(database_url, "next door")
         response = post(api, other, [blood_pressure("BP-7", minutes=1)])
@@ -176,13 +206,19 @@ class TestAuthentication:
 class TestWholeRequestRejected:
     def test_body_that_is_not_json(self, api, gateway, db):
         response = api.post(
-            "/v1/readings", content=b'{"readings": [', headers={**auth(gateway[1]), "content-type": "application/json"}
+            "/v1/readings",
+            content=b'{"readings": [',
+            headers={**auth(gateway[1]), "content-type": "application/json"},
         )
         assert response.status_code == 400
         assert "not valid JSON" in response.json()["detail"]
 
     def test_body_that_is_not_declared_json(self, api, gateway):
-        response = api.post("/v1/readings", content=b"systolic=120", headers={**auth(gateway[1]), "content-type": "text/plain"})
+        response = api.post(
+            "/v1/readings",
+            content=b"systolic=120",
+            headers={**auth(gateway[1]), "content-type": "text/plain"},
+        )
         assert response.status_code == 415
 
     @pytest.mark.parametrize(
@@ -201,7 +237,10 @@ class TestWholeRequestRejected:
 
     def test_a_bad_device_report_stores_none_of_the_batch(self, api, gateway, db):
         response = post(
-            api, gateway[1], [blood_pressure()], devices=[{"serial": "BP-1", "kind": "blood_pressure", "battery_percent": 140}]
+            api,
+            gateway[1],
+            [blood_pressure()],
+            devices=[{"serial": "BP-1", "kind": "blood_pressure", "battery_percent": 140}],
         )
         assert response.status_code == 422
         assert "battery_percent" in response.json()["detail"]
@@ -214,7 +253,10 @@ class TestWholeRequestRejected:
             response = post(client, gateway[1], [blood_pressure(minutes=i) for i in range(6)])
             assert response.status_code == 413
             assert "at most 5" in response.json()["detail"]
-            assert statuses(post(client, gateway[1], [blood_pressure(minutes=i) for i in range(5)])) == ["accepted"] * 5
+            assert (
+                statuses(post(client, gateway[1], [blood_pressure(minutes=i) for i in range(5)]))
+                == ["accepted"] * 5
+            )
         assert count(db, "blood_pressure_readings") == 5
 
     def test_body_over_the_size_limit(self, gateway, db, database_url, tmp_path):
@@ -242,7 +284,9 @@ class TestItemsRejected:
             ({"status": {"irregular_pulse": "yes"}}, "status.irregular_pulse"),
         ],
     )
-    def test_bad_reading_is_rejected_with_a_reason_and_the_good_ones_kept(self, api, gateway, db, change, words):
+    def test_bad_reading_is_rejected_with_a_reason_and_the_good_ones_kept(
+        self, api, gateway, db, change, words
+    ):
         bad = {**blood_pressure(minutes=1), **change}
         response = post(api, gateway[1], [blood_pressure(), bad, glucose(sequence=1)])
         assert statuses(response) == ["accepted", "rejected", "accepted"]
@@ -266,16 +310,27 @@ class TestStoredValues:
     def test_kpa_is_stored_in_mmhg_with_the_unit_kept(self, api, gateway, db):
         reading = blood_pressure(unit="kPa", systolic=16.0, diastolic=10.7, mean_arterial=None)
         post(api, gateway[1], [reading])
-        row = db.execute("SELECT systolic, diastolic, unit_sent FROM blood_pressure_readings").fetchone()
+        row = db.execute(
+            "SELECT systolic, diastolic, unit_sent FROM blood_pressure_readings"
+        ).fetchone()
         assert row == (pytest.approx(120.0), pytest.approx(80.3), "kPa")
 
     @pytest.mark.parametrize(
         ("value", "unit", "mmol"),
-        [(5.5, "mmol/L", 5.5), (99.0, "mg/dL", 5.5), (0.0055, "mol/L", 5.5), (0.00099, "kg/L", 5.5)],
+        [
+            (5.5, "mmol/L", 5.5),
+            (99.0, "mg/dL", 5.5),
+            (0.0055, "mol/L", 5.5),
+            (0.00099, "kg/L", 5.5),
+        ],
     )
-    def test_glucose_is_stored_in_mmol_per_litre_with_what_was_sent(self, api, gateway, db, value, unit, mmol):
+    def test_glucose_is_stored_in_mmol_per_litre_with_what_was_sent(
+        self, api, gateway, db, value, unit, mmol
+    ):
         post(api, gateway[1], [glucose(sequence=1, unit=unit, concentration=value)])
-        row = db.execute("SELECT glucose_mmol, value_sent, unit_sent FROM glucose_readings").fetchone()
+        row = db.execute(
+            "SELECT glucose_mmol, value_sent, unit_sent FROM glucose_readings"
+        ).fetchone()
         assert row is not None
         assert row[0] == pytest.approx(mmol, abs=0.01)
         assert (row[1], row[2]) == (pytest.approx(value), unit)
@@ -285,13 +340,25 @@ class TestStoredValues:
             api,
             gateway[1],
             [
-                blood_pressure(status={"irregular_pulse": True, "body_movement": False, "pulse_range": "above"}),
-                glucose(sequence=1, meal="fasting", sample_type="control_solution", sensor_status=["result_too_high", "time_fault"]),
+                blood_pressure(
+                    status={"irregular_pulse": True, "body_movement": False, "pulse_range": "above"}
+                ),
+                glucose(
+                    sequence=1,
+                    meal="fasting",
+                    sample_type="control_solution",
+                    sensor_status=["result_too_high", "time_fault"],
+                ),
             ],
         )
-        bp = db.execute("SELECT irregular_pulse, body_movement, cuff_loose, pulse_range FROM blood_pressure_readings").fetchone()
+        bp = db.execute(
+            "SELECT irregular_pulse, body_movement, cuff_loose, pulse_range"
+            " FROM blood_pressure_readings"
+        ).fetchone()
         assert bp == (True, False, None, "above")
-        gl = db.execute("SELECT meal, control_solution, sensor_status FROM glucose_readings").fetchone()
+        gl = db.execute(
+            "SELECT meal, control_solution, sensor_status FROM glucose_readings"
+        ).fetchone()
         assert gl == ("fasting", True, (1 << 5) | (1 << 11))
 
     def test_a_reading_from_the_future_is_kept_and_flagged(self, api, gateway, db):
@@ -299,14 +366,31 @@ class TestStoredValues:
         far = blood_pressure(measured_at=(now + timedelta(hours=3)).isoformat())
         near = blood_pressure(measured_at=(now + timedelta(seconds=30)).isoformat())
         assert statuses(post(api, gateway[1], [far, near])) == ["accepted", "accepted"]
-        flags = db.execute("SELECT time_problem FROM blood_pressure_readings ORDER BY measured_at DESC")
+        flags = db.execute(
+            "SELECT time_problem FROM blood_pressure_readings ORDER BY measured_at DESC"
+        )
         assert flags.fetchall() == [("future",), (None,)]
 
     def test_device_report_updates_battery_and_clock(self, api, gateway, db):
-        report = {"serial": "BP-1", "kind": "blood_pressure", "model": "U32K", "manufacturer": "OMRON", "battery_percent": 35, "clock_offset_seconds": -94.0, "synced_at": "2026-11-01T08:00:00+08:00"}
+        report = {
+            "serial": "BP-1",
+            "kind": "blood_pressure",
+            "model": "U32K",
+            "manufacturer": "OMRON",
+            "battery_percent": 35,
+            "clock_offset_seconds": -94.0,
+            "synced_at": "2026-11-01T08:00:00+08:00",
+        }
         post(api, gateway[1], [blood_pressure()], devices=[report])
-        post(api, gateway[1], [], devices=[{"serial": "BP-1", "kind": "blood_pressure", "battery_percent": 30}])
-        row = db.execute("SELECT model, manufacturer, battery_percent, clock_offset_seconds FROM devices").fetchone()
+        post(
+            api,
+            gateway[1],
+            [],
+            devices=[{"serial": "BP-1", "kind": "blood_pressure", "battery_percent": 30}],
+        )
+        row = db.execute(
+            "SELECT model, manufacturer, battery_percent, clock_offset_seconds FROM devices"
+        ).fetchone()
         assert row == ("U32K", "OMRON", 30, -94.0)
 
 

@@ -26,7 +26,9 @@ def tables(conninfo: str) -> set[str]:
 
 def recorded(conninfo: str) -> list[tuple[int, str]]:
     with psycopg.connect(conninfo) as conn:
-        return conn.execute("SELECT version, mode FROM schema_migrations ORDER BY version").fetchall()
+        return conn.execute(
+            "SELECT version, mode FROM schema_migrations ORDER BY version"
+        ).fetchall()
 
 
 class TestMigrate:
@@ -61,7 +63,9 @@ class TestMigrate:
             reports = list(pool.map(lambda _: asyncio.run(migrate(empty_database_url)), range(6)))
         applied = [name for report in reports for name in report.applied]
         assert sorted(applied) == sorted(f"{m.version:04d}_{m.name}" for m in load_migrations())
-        assert [v for v, _ in recorded(empty_database_url)] == [m.version for m in load_migrations()]
+        assert [v for v, _ in recorded(empty_database_url)] == [
+            m.version for m in load_migrations()
+        ]
 
     def test_a_failing_migration_leaves_nothing_half_done(self, empty_database_url, tmp_path):
         (tmp_path / "0001_good.sql").write_text("CREATE TABLE first_table (id int);")
@@ -91,7 +95,9 @@ class TestMigrationFiles:
             load_migrations(tmp_path)
 
 
-def linli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def linli(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the linli command as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],

