@@ -96,7 +96,7 @@ BLOOD_PRESSURE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 GLUCOSE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("glucose_mmol", "real"),
-    ("value_sent", "real"),
+    ("value_sent", "double precision"),
     ("unit_sent", "text"),
     ("meal", "text"),
     ("sample_type", "text"),

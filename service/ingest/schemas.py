@@ -28,8 +28,17 @@ MAX_PULSE_BPM = 400.0
 MAX_GLUCOSE_MMOL = 100.0
 NO_USER = 255  # BPS User ID 0xFF: unknown user; also used for single-user devices.
 
-Serial = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Printable text only: control characters (NUL above all, which PostgreSQL text refuses) in a
+# serial number are a broken packet.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Serial = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=_PRINTABLE),
+]
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_PRINTABLE),
+]
 ReadingKind = Literal["blood_pressure", "glucose"]
 
 Meal = Literal["preprandial", "postprandial", "fasting", "casual", "bedtime"]

@@ -63,7 +63,7 @@ def _blood_pressure_row(key: ReadingKey, r: BloodPressureIn) -> tuple[Any, ...]:
         to_mmhg(r.systolic, r.unit),
         to_mmhg(r.diastolic, r.unit),
         None if r.mean_arterial is None else to_mmhg(r.mean_arterial, r.unit),
-        r.pulse,
+        None if r.pulse is None else round(r.pulse, 1),
         r.unit,
         status.body_movement if status else None,
         status.cuff_loose if status else None,

@@ -45,7 +45,7 @@ CREATE TABLE glucose_readings (
     time_problem    text CHECK (time_problem IN ('future')),
     -- Concentration in mmol/L whatever the device sent; value_sent and unit_sent keep what it sent.
     glucose_mmol    real NOT NULL,
-    value_sent      real NOT NULL,
+    value_sent      double precision NOT NULL,  -- kg/L values are tiny: keep every digit
     unit_sent       text NOT NULL CHECK (unit_sent IN ('mmol/L', 'mg/dL', 'mol/L', 'kg/L')),
     meal            text CHECK (meal IN ('preprandial', 'postprandial', 'fasting', 'casual',
                                          'bedtime')),
