@@ -61,7 +61,11 @@ class TestParseBatch:
         try:
             batch = parse_batch(orjson.dumps(document), max_readings=1000)
         except LinliError as exc:
-            assert 400 <= exc.status_code < 500
+            refused = exc.status_code
+        else:
+            refused = None
+        if refused is not None:
+            assert 400 <= refused < 500
             return
         answered = [i for i, _ in batch.readings] + [r.index for r in batch.rejected]
         assert sorted(answered) == list(range(batch.size))
