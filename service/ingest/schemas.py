@@ -7,7 +7,7 @@ shows up as a clear rejection instead of a silently wrong reading.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -56,20 +56,6 @@ SampleType = Literal[
 ]
 SampleLocation = Literal["finger", "alternate_site", "earlobe", "control_solution", "not_available"]
 # Sensor Status Annunciation bits 0..11 of the Glucose Measurement characteristic, in order.
-SENSOR_STATUS_BITS: tuple[str, ...] = (
-    "device_battery_low",
-    "sensor_malfunction",
-    "sample_size_insufficient",
-    "strip_insertion_error",
-    "strip_type_incorrect",
-    "result_too_high",
-    "result_too_low",
-    "sensor_temperature_too_high",
-    "sensor_temperature_too_low",
-    "read_interrupted",
-    "general_device_fault",
-    "time_fault",
-)
 SensorStatus = Literal[
     "device_battery_low",
     "sensor_malfunction",
@@ -84,6 +70,7 @@ SensorStatus = Literal[
     "general_device_fault",
     "time_fault",
 ]
+SENSOR_STATUS_BITS: tuple[str, ...] = get_args(SensorStatus)
 
 
 class _Strict(BaseModel):

@@ -15,9 +15,7 @@ ReadingKind = Literal["blood_pressure", "glucose"]
 
 
 @dataclass(frozen=True)
-class BloodPressureReading:
-    """One stored blood-pressure reading; pressures in mmHg."""
-
+class _StoredReading:
     id: int
     device_serial: str
     user_index: int
@@ -26,6 +24,12 @@ class BloodPressureReading:
     measured_at: datetime
     received_at: datetime
     time_problem: str | None
+
+
+@dataclass(frozen=True)
+class BloodPressureReading(_StoredReading):
+    """One stored blood-pressure reading; pressures in mmHg."""
+
     systolic: float
     diastolic: float
     mean_arterial: float | None
@@ -39,17 +43,9 @@ class BloodPressureReading:
 
 
 @dataclass(frozen=True)
-class GlucoseReading:
+class GlucoseReading(_StoredReading):
     """One stored glucose reading; glucose_mmol in mmol/L, value_sent in unit_sent."""
 
-    id: int
-    device_serial: str
-    user_index: int
-    sequence_number: int | None
-    resident_id: int | None
-    measured_at: datetime
-    received_at: datetime
-    time_problem: str | None
     glucose_mmol: float
     value_sent: float
     unit_sent: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from tests.factories import (
@@ -50,14 +51,21 @@ def home(api, db, database_url):
     return {"community": place, "resident": resident_id, "readings": readings}
 
 
+def fetch(
+    api: httpx.Client, token: str, resident_id: int, what: str, kind: str, **params: object
+) -> httpx.Response:
+    """GET a resident's readings or daily summaries over the test window."""
+    return api.get(
+        f"/v1/residents/{resident_id}/{what}",
+        params={"kind": kind, **WINDOW, **params},
+        headers=auth(token),
+    )
+
+
 class TestResidentReadings:
     def test_readings_come_back_oldest_first_in_mmhg(self, api, db, home):
         token = user_token(db, "admin")
-        response = api.get(
-            f"/v1/residents/{home['resident']}/readings",
-            params={"kind": "blood_pressure", **WINDOW},
-            headers=auth(token),
-        )
+        response = fetch(api, token, home["resident"], "readings", "blood_pressure")
         assert response.status_code == 200
         got = response.json()
         sent = [r for r in home["readings"] if r["kind"] == "blood_pressure"]
@@ -83,11 +91,7 @@ class TestResidentReadings:
         )
         assign(database_url, "GL-2", home["resident"])
         admin = user_token(db, "admin")
-        got = api.get(
-            f"/v1/residents/{home['resident']}/readings",
-            params={"kind": "glucose", **WINDOW, "limit": 100},
-            headers=auth(admin),
-        ).json()
+        got = fetch(api, admin, home["resident"], "readings", "glucose", limit=100).json()
         flagged = [r for r in got if r["device_serial"] == "GL-2"]
         assert flagged[0]["sensor_status"] == ["device_battery_low", "strip_insertion_error"]
 
@@ -115,11 +119,7 @@ class TestResidentReadings:
 class TestDailySummaries:
     def test_blood_pressure_days_summarise_that_days_readings(self, api, db, home):
         admin = user_token(db, "admin")
-        days = api.get(
-            f"/v1/residents/{home['resident']}/daily",
-            params={"kind": "blood_pressure", **WINDOW},
-            headers=auth(admin),
-        ).json()
+        days = fetch(api, admin, home["resident"], "daily", "blood_pressure").json()
         sent = [r for r in home["readings"] if r["kind"] == "blood_pressure"]
         assert len(days) == 3
         for index, day in enumerate(days):
@@ -140,11 +140,7 @@ class TestDailySummaries:
         api.post("/v1/readings", json={"readings": late}, headers=auth(token))
         assign(database_url, "BP-3", home["resident"])
         admin = user_token(db, "admin")
-        days = api.get(
-            f"/v1/residents/{home['resident']}/daily",
-            params={"kind": "blood_pressure", **WINDOW},
-            headers=auth(admin),
-        ).json()
+        days = fetch(api, admin, home["resident"], "daily", "blood_pressure").json()
         assert [(d["day"], d["readings"]) for d in days] == [
             ("2026-11-01", 2),
             ("2026-11-02", 2),
@@ -154,11 +150,7 @@ class TestDailySummaries:
 
     def test_glucose_days_leave_out_control_solution(self, api, db, home):
         admin = user_token(db, "admin")
-        days = api.get(
-            f"/v1/residents/{home['resident']}/daily",
-            params={"kind": "glucose", **WINDOW},
-            headers=auth(admin),
-        ).json()
+        days = fetch(api, admin, home["resident"], "daily", "glucose").json()
         assert [d["readings"] for d in days] == [2, 2, 2]
         assert [d["fasting_mean"] for d in days] == [
             pytest.approx(6.5),
