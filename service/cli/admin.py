@@ -1,22 +1,99 @@
-"""`linli admin ...`: create communities, residents, contacts, users, gateways; assign devices."""
+"""`linli admin ...`: create communities, residents, contacts, users, gateways; assign devices.
+
+Bad input (a missing option, a value of the wrong type, a phone that is not E.164, a name
+already taken) ends the command with one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from psycopg import AsyncConnection
+from pydantic import BaseModel, ValidationError
+from typer.core import TyperCommand, TyperGroup
 
+from service.admin.communities import Community, Grid, create_community, create_grid
+from service.admin.contacts import Contact, create_contact
 from service.admin.devices import assign_device as assign
-from service.admin.gateways import create_gateway
-from service.cli.common import load_settings, one_line_errors, run_in_transaction
+from service.admin.devices import list_devices
+from service.admin.gateways import create_gateway, revoke_gateway
+from service.admin.residents import Resident, create_resident
+from service.admin.schemas import (
+    CommunityCreate,
+    ContactCreate,
+    GridCreate,
+    ResidentCreate,
+    UserCreate,
+)
+from service.admin.users import (
+    IssuedUserToken,
+    UserInfo,
+    create_user,
+    create_user_token,
+    find_user,
+    grant_community,
+    grant_resident,
+)
+from service.cli.common import fail, load_settings, one_line_errors, run_in_transaction
+from service.errors import Invalid
 
-app = typer.Typer(help="Administration: people, places, gateways and devices.", no_args_is_help=True)
+M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@app.command("create-gateway")
+class _OneLineCommand(TyperCommand):
+    """A command whose usage errors (missing option, bad value) are one line, exit code 2."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except typer.TyperException as exc:
+            fail(exc.format_message(), exc.exit_code)
+
+
+class _OneLineGroup(TyperGroup):
+    """The admin group: an unknown command is one line, exit code 2."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as exc:
+            fail(exc.format_message(), exc.exit_code)
+
+
+app = typer.Typer(
+    help="Administration: people, places, gateways and devices.",
+    no_args_is_help=True,
+    cls=_OneLineGroup,
+)
+
+
+def command(name: str) -> Callable[[F], F]:
+    """Register a command of `linli admin` whose bad input is reported in one line."""
+    return app.command(name, cls=_OneLineCommand)
+
+
+def validated(model: type[M], **values: Any) -> M:
+    """The model built from command-line values, or Invalid (one line, exit 2) naming the fault."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        raise Invalid(f"{where}: {message}" if where else message) from None
+
+
+@command("create-gateway")
 @one_line_errors
-def create_gateway_command(name: Annotated[str, typer.Argument(help="A name for the home.")]) -> None:
+def create_gateway_command(
+    name: Annotated[str, typer.Argument(help="A name for the home.")],
+) -> None:
     """Register a home gateway and print its token (shown this once only)."""
 
     async def work(conn: AsyncConnection[Any]) -> tuple[int, str]:
@@ -28,7 +105,19 @@ def create_gateway_command(name: Annotated[str, typer.Argument(help="A name for 
     typer.echo(token)
 
 
-@app.command("assign-device")
+@command("revoke-gateway")
+@one_line_errors
+def revoke_gateway_command(
+    gateway_id: Annotated[int, typer.Argument(help="The gateway's id.")],
+) -> None:
+    """Revoke a gateway's token: its uploads are refused from now on."""
+    gateway = run_in_transaction(load_settings(), lambda conn: revoke_gateway(conn, gateway_id))
+    typer.echo(
+        f"{gateway.id} gateway {gateway.name} revoked at {gateway.revoked_at:%Y-%m-%d %H:%M}"
+    )
+
+
+@command("assign-device")
 @one_line_errors
 def assign_device_command(
     serial: Annotated[str, typer.Argument(help="The device's serial number.")],
@@ -38,8 +127,216 @@ def assign_device_command(
     ] = 255,
 ) -> None:
     """Give a device's readings (of one device user) to a resident, including waiting ones."""
-    result = run_in_transaction(load_settings(), lambda conn: assign(conn, serial, user_index, resident_id))
+    result = run_in_transaction(
+        load_settings(), lambda conn: assign(conn, serial, user_index, resident_id)
+    )
     typer.echo(
         f"device {serial} user {user_index} -> resident {resident_id};"
         f" {result.readings_attached} waiting readings attached"
     )
+
+
+@command("list-devices")
+@one_line_errors
+def list_devices_command(
+    unassigned: Annotated[
+        bool, typer.Option("--unassigned", help="Only devices with readings of nobody yet.")
+    ] = False,
+) -> None:
+    """List devices: id, serial, kind, model, gateway, battery, readings waiting for a resident."""
+    found = run_in_transaction(
+        load_settings(), lambda conn: list_devices(conn, unassigned_only=unassigned)
+    )
+    for d in found:
+        battery = "-" if d.battery_percent is None else f"{d.battery_percent}%"
+        typer.echo(
+            f"{d.id}\t{d.serial}\t{d.kind}\t{d.model or '-'}\tgateway {d.gateway_id}"
+            f"\tbattery {battery}\t{d.unassigned_readings} unassigned readings"
+        )
+
+
+@command("create-community")
+@one_line_errors
+def create_community_command(
+    name: Annotated[str, typer.Argument(help="The community's name, e.g. 敦仁社区.")],
+    name_en: Annotated[str | None, typer.Option(help="Its name in English.")] = None,
+    subdistrict: Annotated[str | None, typer.Option(help="The subdistrict (街道).")] = None,
+) -> None:
+    """Create a community (in 涪陵区) and print it, id first."""
+    data = validated(CommunityCreate, name=name, name_en=name_en, subdistrict=subdistrict)
+    community: Community = run_in_transaction(
+        load_settings(), lambda conn: create_community(conn, data)
+    )
+    english = f" ({community.name_en})" if community.name_en else ""
+    typer.echo(f"{community.id} community {community.name}{english}, {community.district}")
+
+
+@command("create-grid")
+@one_line_errors
+def create_grid_command(
+    community_id: Annotated[int, typer.Argument(help="The community's id.")],
+    name: Annotated[str, typer.Argument(help="The grid's name, unique in the community.")],
+) -> None:
+    """Create a grid in a community and print it, id first."""
+    data = validated(GridCreate, name=name)
+    grid: Grid = run_in_transaction(
+        load_settings(), lambda conn: create_grid(conn, community_id, data)
+    )
+    typer.echo(f"{grid.id} grid {grid.name} of community {grid.community_id}")
+
+
+@command("create-resident")
+@one_line_errors
+def create_resident_command(
+    name: Annotated[str, typer.Option(help="Full name.")],
+    sex: Annotated[str, typer.Option(help="female or male.")],
+    birth_date: Annotated[str, typer.Option(help="YYYY-MM-DD.")],
+    community: Annotated[int, typer.Option(help="The community's id.")],
+    grid: Annotated[int | None, typer.Option(help="A grid of that community.")] = None,
+    condition: Annotated[
+        list[str] | None, typer.Option(help="hypertension or diabetes; repeat for both.")
+    ] = None,
+    language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
+    time_zone: Annotated[str, typer.Option(help="IANA time zone.")] = "Asia/Shanghai",
+) -> None:
+    """Create a resident and print them, id first."""
+    data = validated(
+        ResidentCreate,
+        name=name,
+        sex=sex,
+        birth_date=birth_date,
+        conditions=condition or [],
+        community_id=community,
+        grid_id=grid,
+        language=language,
+        time_zone=time_zone,
+    )
+    resident: Resident = run_in_transaction(
+        load_settings(), lambda conn: create_resident(conn, data)
+    )
+    where = f"community {resident.community_id}"
+    if resident.grid_id is not None:
+        where += f" grid {resident.grid_id}"
+    conditions = "+".join(resident.conditions) or "no conditions"
+    typer.echo(
+        f"{resident.id} resident {resident.name}, {resident.sex}, born {resident.birth_date},"
+        f" {where}, {conditions}"
+    )
+
+
+def _quiet_hours(value: str | None) -> dict[str, str | None]:
+    """`22:00-07:00` as the contact's quiet_hours_start and quiet_hours_end."""
+    if value is None:
+        return {"quiet_hours_start": None, "quiet_hours_end": None}
+    start, dash, end = value.partition("-")
+    if not dash or not start.strip() or not end.strip():
+        raise Invalid(f"--quiet-hours must look like 22:00-07:00, not {value!r}")
+    return {"quiet_hours_start": start.strip(), "quiet_hours_end": end.strip()}
+
+
+@command("create-contact")
+@one_line_errors
+def create_contact_command(
+    resident_id: Annotated[int, typer.Argument(help="The resident's id.")],
+    name: Annotated[str, typer.Option(help="The contact's name.")],
+    phone: Annotated[str, typer.Option(help="E.164, e.g. +8613800138000.")],
+    kind: Annotated[str, typer.Option(help="family, neighbour or other.")],
+    relationship: Annotated[str | None, typer.Option(help="e.g. daughter.")] = None,
+    language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
+    order: Annotated[
+        int | None, typer.Option(min=1, help="Escalation order (1 first); default: last.")
+    ] = None,
+    quiet_hours: Annotated[
+        str | None, typer.Option(help="No non-urgent messages then, e.g. 22:00-07:00.")
+    ] = None,
+) -> None:
+    """Add a contact to a resident and print it, id first."""
+    data = validated(
+        ContactCreate,
+        name=name,
+        phone=phone,
+        kind=kind,
+        relationship=relationship,
+        language=language,
+        escalation_order=order,
+        **_quiet_hours(quiet_hours),
+    )
+    contact: Contact = run_in_transaction(
+        load_settings(), lambda conn: create_contact(conn, resident_id, data)
+    )
+    typer.echo(
+        f"{contact.id} contact {contact.name} {contact.phone} ({contact.kind},"
+        f" order {contact.escalation_order}) of resident {contact.resident_id}"
+    )
+
+
+def _password_from_stdin() -> str:
+    """The password on the first line of stdin (so it stays out of the shell history)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise Invalid("--password-stdin: no password on stdin")
+    return password
+
+
+@command("create-user")
+@one_line_errors
+def create_user_command(
+    username: Annotated[str, typer.Argument(help="Login name: letters, digits, _ . @ -.")],
+    role: Annotated[str, typer.Option(help="doctor, admin or family.")],
+    display_name: Annotated[str, typer.Option(help="The name shown to others.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read a password from stdin.")
+    ] = False,
+    community: Annotated[
+        list[int] | None, typer.Option(help="A community a doctor serves; repeatable.")
+    ] = None,
+    resident: Annotated[
+        list[int] | None, typer.Option(help="A resident a family member follows; repeatable.")
+    ] = None,
+    language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
+) -> None:
+    """Create a user with their access and print them, id first."""
+    password = _password_from_stdin() if password_stdin else None
+    data = validated(
+        UserCreate,
+        username=username,
+        role=role,
+        display_name=display_name,
+        password=password,
+        language=language,
+    )
+
+    async def work(conn: AsyncConnection[Any]) -> UserInfo:
+        user = await create_user(conn, data)
+        for community_id in community or []:
+            user = await grant_community(conn, user.id, community_id)
+        for resident_id in resident or []:
+            user = await grant_resident(conn, user.id, resident_id)
+        return user
+
+    user = run_in_transaction(load_settings(), work)
+    access = [f"community {c}" for c in user.community_ids]
+    access += [f"resident {r}" for r in user.resident_ids]
+    typer.echo(
+        f"{user.id} user {user.username} ({user.role}) {user.display_name}"
+        + (f"; sees {', '.join(access)}" if access else "")
+    )
+
+
+@command("create-token")
+@one_line_errors
+def create_token_command(
+    username: Annotated[str, typer.Argument(help="The user's login name.")],
+) -> None:
+    """Issue an API token to a user and print it (shown this once only)."""
+
+    async def work(conn: AsyncConnection[Any]) -> tuple[UserInfo, IssuedUserToken]:
+        user = await find_user(conn, username)
+        return user, await create_user_token(conn, user.id)
+
+    user, issued = run_in_transaction(load_settings(), work)
+    typer.echo(
+        f"token {issued.id} for user {user.username} created; the token (shown only now):",
+        err=True,
+    )
+    typer.echo(issued.token)

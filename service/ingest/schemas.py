@@ -145,6 +145,7 @@ class GlucoseIn(_ReadingBase):
 
 ReadingIn = Annotated[BloodPressureIn | GlucoseIn, Field(discriminator="kind")]
 reading_adapter: TypeAdapter[BloodPressureIn | GlucoseIn] = TypeAdapter(ReadingIn)
+readings_adapter: TypeAdapter[list[BloodPressureIn | GlucoseIn]] = TypeAdapter(list[ReadingIn])
 
 
 class DeviceReport(_Strict):

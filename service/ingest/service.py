@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -19,10 +20,8 @@ from service.ingest.queries import (
 )
 from service.ingest.schemas import (
     SENSOR_STATUS_BITS,
-    BatchResult,
     BloodPressureIn,
     GlucoseIn,
-    ItemResult,
 )
 from service.units import to_mmhg, to_mmol_per_l
 
@@ -34,10 +33,10 @@ def _device_rows(batch: ParsedBatch) -> list[DeviceRow]:
     """One row per serial: what the gateway reported about it, or just its kind."""
     rows: dict[str, DeviceRow] = {}
     for _, reading in batch.readings:
-        rows.setdefault(
-            reading.device_serial,
-            DeviceRow(reading.device_serial, reading.kind, None, None, None, None, None),
-        )
+        if reading.device_serial not in rows:
+            rows[reading.device_serial] = DeviceRow(
+                reading.device_serial, reading.kind, None, None, None, None, None
+            )
     for report in batch.devices:
         rows[report.serial] = DeviceRow(
             report.serial,
@@ -51,9 +50,13 @@ def _device_rows(batch: ParsedBatch) -> list[DeviceRow]:
     return list(rows.values())
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _key(device_id: int, reading: BloodPressureIn | GlucoseIn) -> ReadingKey:
     sequence = -1 if reading.sequence_number is None else reading.sequence_number
-    return (device_id, reading.user_index, sequence, reading.measured_at)
+    return (device_id, reading.user_index, sequence, (reading.measured_at - _EPOCH) // _MICROSECOND)
 
 
 def _blood_pressure_row(key: ReadingKey, r: BloodPressureIn) -> tuple[Any, ...]:
@@ -105,18 +108,22 @@ def _ownership_problem(
     return None
 
 
+# (index, status, reason): plain tuples, as a batch answers for up to a thousand readings.
+Outcome = tuple[int, str, str | None]
+
+
 async def _store(
     conn: psycopg.AsyncConnection[Any], gateway_id: int, batch: ParsedBatch, skew: timedelta
-) -> list[ItemResult]:
+) -> list[Outcome]:
     devices = await upsert_devices(conn, gateway_id, _device_rows(batch))
-    results: list[ItemResult] = []
+    results: list[Outcome] = []
     rows: dict[str, list[tuple[Any, ...]]] = {"blood_pressure": [], "glucose": []}
     keyed: list[tuple[int, str, ReadingKey]] = []
     for index, reading in batch.readings:
         device = devices.get(reading.device_serial)
         problem = _ownership_problem(reading, device, gateway_id)
         if problem is not None or device is None:
-            results.append(ItemResult(index=index, status="rejected", reason=problem))
+            results.append((index, "rejected", problem))
             continue
         key = _key(device.id, reading)
         if isinstance(reading, BloodPressureIn):
@@ -130,34 +137,37 @@ async def _store(
     for index, kind, key in keyed:
         if key in stored[kind]:
             stored[kind].discard(key)  # a repeat of the key later in this batch is a duplicate
-            results.append(ItemResult(index=index, status="accepted"))
+            results.append((index, "accepted", None))
         else:
-            results.append(ItemResult(index=index, status="duplicate"))
+            results.append((index, "duplicate", None))
     await touch_gateway(conn, gateway_id)
     return results
 
 
 async def ingest_batch(
     pool: AsyncConnectionPool, gateway_id: int, batch: ParsedBatch, skew: timedelta
-) -> BatchResult:
-    """Store the good readings of a batch in one transaction; answer for every reading."""
+) -> dict[str, Any]:
+    """Store the good readings of a batch in one transaction; answer for every reading.
+
+    The answer is the JSON-ready form of BatchResult.
+    """
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             async with pool.connection() as conn, conn.transaction():
-                results = await _store(conn, gateway_id, batch, skew)
+                outcomes = await _store(conn, gateway_id, batch, skew)
             break
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
             if attempt == _ATTEMPTS:
                 raise
-    results.extend(batch.rejected)
-    results.sort(key=lambda r: r.index)
-    counts = {
-        status: sum(r.status == status for r in results)
-        for status in ("accepted", "duplicate", "rejected")
+    outcomes.extend((r.index, r.status, r.reason) for r in batch.rejected)
+    outcomes.sort()
+    counts = Counter(status for _, status, _ in outcomes)
+    return {
+        "accepted": counts["accepted"],
+        "duplicates": counts["duplicate"],
+        "rejected": counts["rejected"],
+        "results": [
+            {"index": index, "status": status, "reason": reason}
+            for index, status, reason in outcomes
+        ],
     }
-    return BatchResult(
-        accepted=counts["accepted"],
-        duplicates=counts["duplicate"],
-        rejected=counts["rejected"],
-        results=results,
-    )

@@ -1,0 +1,231 @@
+"""What admins send to create or change communities, residents, contacts and users.
+
+Create models carry what a new row needs; Update models have every field optional and only
+the fields the caller actually set are applied (`changes()`), so `{"name": "x"}` renames and
+leaves the rest alone. Explicit nulls are refused for columns that cannot be empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, time
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from psycopg import sql
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PastDate,
+    StringConstraints,
+    model_validator,
+)
+
+from service.auth import Role
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+
+
+def _e164(phone: str) -> str:
+    if not _E164.fullmatch(phone):
+        raise ValueError(
+            "must be in E.164 form: + then 7 to 15 digits, the first not 0 (e.g. +8613800138000)"
+        )
+    return phone
+
+
+def _username(name: str) -> str:
+    if not _USERNAME.fullmatch(name):
+        raise ValueError("must be 2 to 64 letters, digits or the characters _ . @ -")
+    return name
+
+
+def _distinct(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Relationship = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_e164)]
+Username = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_username)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1000)]
+Language = Literal["zh-CN", "en"]
+Sex = Literal["female", "male"]
+Condition = Literal["hypertension", "diabetes"]
+Conditions = Annotated[list[Condition], AfterValidator(_distinct)]
+ContactKind = Literal["family", "neighbour", "other"]
+Systolic = Annotated[int, Field(ge=90, le=200, description="Personal systolic target, mmHg.")]
+Diastolic = Annotated[int, Field(ge=50, le=120, description="Personal diastolic target, mmHg.")]
+FastingGlucose = Annotated[float, Field(ge=3, le=15, description="Fasting target, mmol/L.")]
+EscalationOrder = Annotated[int, Field(ge=1, le=32767, description="1 is called first.")]
+
+
+def set_clause(changes: Mapping[str, object]) -> sql.Composed:
+    """`column = %(column)s, ...` for an UPDATE of these columns (names quoted as identifiers)."""
+    return sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
+        for column in changes
+    )
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Update(_Input):
+    # Columns that are NOT NULL: leaving them out keeps them, sending null is an error.
+    _not_null: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _no_nulls_where_required(self) -> Self:
+        for name in self._not_null:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the caller set, by column name."""
+        return self.model_dump(exclude_unset=True)
+
+
+class CommunityCreate(_Input):
+    """A new community (社区)."""
+
+    name: Name
+    name_en: ShortText | None = None
+    district: Name = "涪陵区"
+    subdistrict: ShortText | None = None
+
+
+class CommunityUpdate(_Update):
+    """Changes to a community; fields left out stay as they are."""
+
+    _not_null = ("name", "district")
+    name: Name | None = None
+    name_en: ShortText | None = None
+    district: Name | None = None
+    subdistrict: ShortText | None = None
+
+
+class GridCreate(_Input):
+    """A new grid (网格) of a community."""
+
+    name: Name
+
+
+class GridUpdate(_Update):
+    """A grid's new name."""
+
+    _not_null = ("name",)
+    name: Name | None = None
+
+
+class ResidentCreate(_Input):
+    """A new resident; the grid, when given, must belong to the community."""
+
+    name: Name
+    sex: Sex
+    birth_date: PastDate
+    conditions: Conditions = Field(default_factory=list)
+    community_id: int
+    grid_id: int | None = None
+    language: Language = "zh-CN"
+    time_zone: str = Field(default="Asia/Shanghai", description="An IANA zone name.")
+    target_systolic: Systolic | None = None
+    target_diastolic: Diastolic | None = None
+    target_fasting_glucose: FastingGlucose | None = None
+
+
+class ResidentUpdate(_Update):
+    """Changes to a resident; fields left out stay as they are (null clears a target)."""
+
+    _not_null = ("name", "sex", "birth_date", "conditions", "community_id", "language", "time_zone")
+    name: Name | None = None
+    sex: Sex | None = None
+    birth_date: PastDate | None = None
+    conditions: Conditions | None = None
+    community_id: int | None = None
+    grid_id: int | None = None
+    language: Language | None = None
+    time_zone: str | None = None
+    target_systolic: Systolic | None = None
+    target_diastolic: Diastolic | None = None
+    target_fasting_glucose: FastingGlucose | None = None
+
+
+class ContactCreate(_Input):
+    """A new contact of a resident; without escalation_order it comes after the others."""
+
+    name: Name
+    kind: ContactKind
+    relationship: Relationship | None = None
+    phone: Phone
+    language: Language = "zh-CN"
+    escalation_order: EscalationOrder | None = None
+    quiet_hours_start: time | None = None
+    quiet_hours_end: time | None = None
+
+    @model_validator(mode="after")
+    def _quiet_hours_both_or_neither(self) -> ContactCreate:
+        if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
+            raise ValueError("quiet hours need both a start and an end")
+        return self
+
+
+class ContactUpdate(_Update):
+    """Changes to a contact; fields left out stay as they are."""
+
+    _not_null = ("name", "kind", "phone", "language", "escalation_order")
+    name: Name | None = None
+    kind: ContactKind | None = None
+    relationship: Relationship | None = None
+    phone: Phone | None = None
+    language: Language | None = None
+    escalation_order: EscalationOrder | None = None
+    quiet_hours_start: time | None = None
+    quiet_hours_end: time | None = None
+
+
+class UserCreate(_Input):
+    """A new user; without a password the user signs in with API tokens only."""
+
+    username: Username
+    display_name: Name
+    role: Role
+    password: Password | None = None
+    language: Language = "zh-CN"
+
+
+class UserUpdate(_Update):
+    """Changes to a user; fields left out stay as they are (a null password removes it)."""
+
+    _not_null = ("display_name", "role", "language")
+    display_name: Name | None = None
+    role: Role | None = None
+    password: Password | None = None
+    language: Language | None = None
+
+
+class GatewayCreate(_Input):
+    """A new home gateway."""
+
+    name: Name
+
+
+class DeviceAssignment(_Input):
+    """Whose readings a device user's are."""
+
+    resident_id: int
+
+
+class IssuedGateway(BaseModel):
+    """A newly registered gateway and its token, which is shown this once only."""
+
+    id: int
+    name: str
+    created_at: datetime
+    token: str

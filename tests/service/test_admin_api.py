@@ -1,0 +1,443 @@
+"""The admin API over HTTP against a live server and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+import httpx
+import pytest
+
+from service.admin.schemas import UserCreate
+from service.admin.users import create_user, create_user_token
+from service.passwords import verify_password
+from service.tokens import token_hash
+from tests.factories import auth, blood_pressure, count, in_transaction
+
+RESIDENT = {"name": "王秀英", "sex": "female", "birth_date": "1944-03-02"}
+SON = {"name": "王明", "kind": "family", "phone": "+8613800138000"}
+
+
+def make_user(conninfo: str, username: str, role: str) -> tuple[int, str]:
+    """A user made with the domain functions in a committed transaction; its id and a token."""
+
+    async def work(conn: Any) -> tuple[int, str]:
+        data = UserCreate(username=username, display_name=username.title(), role=role)
+        user = await create_user(conn, data)
+        return user.id, (await create_user_token(conn, user.id)).token
+
+    return in_transaction(conninfo, work)
+
+
+def created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def new(client: httpx.Client, path: str, **body: Any) -> dict[str, Any]:
+    """POST `body` to the admin API; the created thing (after checking for 201)."""
+    return created(client.post(path, json=body))
+
+
+def new_user(client: httpx.Client, username: str, role: str) -> dict[str, Any]:
+    return new(client, "/users", username=username, display_name=username.title(), role=role)
+
+
+def one(db: Any, query: str, *params: object) -> Any:
+    """The one row a query finds in the test's database."""
+    return db.execute(query, params).fetchone()
+
+
+def detail(response: httpx.Response, status: int) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()["detail"]
+
+
+@pytest.fixture
+def admin(live_server, database_url):
+    """A client of the admin API (/v1/admin), signed in as an admin."""
+    _, token = make_user(database_url, "root", "admin")
+    url = f"{live_server.url}/v1/admin"
+    with httpx.Client(base_url=url, headers=auth(token), timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def place(admin):
+    """A community with one grid: their ids."""
+    community = new(admin, "/communities", name="敦仁社区")
+    grid = new(admin, f"/communities/{community['id']}/grids", name="一网格")
+    return community["id"], grid["id"]
+
+
+@pytest.fixture
+def resident_id(admin, place):
+    body = {**RESIDENT, "community_id": place[0], "grid_id": place[1]}
+    return new(admin, "/residents", **body)["id"]
+
+
+class TestAccess:
+    def test_without_a_token_every_admin_route_is_401(self, api):
+        for method, path in [
+            ("GET", "/v1/admin/communities"),
+            ("POST", "/v1/admin/residents"),
+            ("GET", "/v1/admin/users/1"),
+            ("POST", "/v1/admin/gateways"),
+            ("GET", "/v1/admin/devices"),
+        ]:
+            response = api.request(method, path, json={})
+            assert response.status_code == 401, (method, path)
+            assert response.headers["www-authenticate"] == "Bearer"
+
+    def test_a_doctor_is_refused_with_403(self, api, database_url, db):
+        _, token = make_user(database_url, "dr.li", "doctor")
+        response = api.post("/v1/admin/communities", json={"name": "x"}, headers=auth(token))
+        assert detail(response, 403) == "only an admin may do this"
+        assert count(db, "communities") == 0
+
+    def test_a_gateway_token_is_not_a_user_token(self, api, admin):
+        gateway = new(admin, "/gateways", name="home")
+        response = api.get("/v1/admin/gateways", headers=auth(gateway["token"]))
+        assert response.status_code == 401
+
+
+class TestCommunities:
+    def test_create_stores_the_community_with_the_default_district(self, admin, db):
+        body = new(admin, "/communities", name="敦仁社区", name_en="Dunren", subdistrict="敦仁街道")
+        assert body["name"] == "敦仁社区"
+        assert body["district"] == "涪陵区"
+        row = one(db, "SELECT name, name_en, district, subdistrict FROM communities")
+        assert row == ("敦仁社区", "Dunren", "涪陵区", "敦仁街道")
+
+    def test_list_get_and_partial_update(self, admin, db):
+        first = new(admin, "/communities", name="崇义社区")
+        new(admin, "/communities", name="敦仁社区")
+        names = [c["name"] for c in admin.get("/communities").json()]
+        assert sorted(names) == ["崇义社区", "敦仁社区"]
+        response = admin.patch(f"/communities/{first['id']}", json={"name_en": "Chongyi"})
+        assert response.status_code == 200
+        got = admin.get(f"/communities/{first['id']}").json()
+        assert (got["name"], got["name_en"]) == ("崇义社区", "Chongyi")
+
+    def test_a_taken_name_is_409(self, admin, db):
+        new(admin, "/communities", name="敦仁社区")
+        other = new(admin, "/communities", name="崇义社区")
+        again = admin.post("/communities", json={"name": "敦仁社区"})
+        assert "already exists" in detail(again, 409)
+        rename = admin.patch(f"/communities/{other['id']}", json={"name": "敦仁社区"})
+        assert rename.status_code == 409
+        assert count(db, "communities") == 2
+
+    def test_missing_ids_are_404(self, admin):
+        assert detail(admin.get("/communities/999"), 404) == "no community 999"
+        assert admin.patch("/communities/999", json={"name": "x"}).status_code == 404
+        assert admin.delete("/communities/999").status_code == 404
+
+    def test_bad_input_is_422(self, admin, db):
+        place = new(admin, "/communities", name="敦仁社区")
+        assert admin.post("/communities", json={"name": ""}).status_code == 422
+        assert admin.post("/communities", json={"name": "x", "x": 1}).status_code == 422
+        null = admin.patch(f"/communities/{place['id']}", json={"name": None})
+        assert null.status_code == 422
+
+    def test_delete_is_refused_while_residents_live_there(self, admin, db, place, resident_id):
+        response = admin.delete(f"/communities/{place[0]}")
+        assert "still has residents" in detail(response, 409)
+        assert admin.delete(f"/residents/{resident_id}").status_code == 204
+        assert admin.delete(f"/communities/{place[0]}").status_code == 204
+        assert count(db, "communities") == 0
+        assert count(db, "grids") == 0
+
+
+class TestGrids:
+    def test_create_list_rename_delete(self, admin, db, place):
+        community_id, grid_id = place
+        new(admin, f"/communities/{community_id}/grids", name="二网格")
+        grids = admin.get(f"/communities/{community_id}/grids").json()
+        assert [g["name"] for g in grids] == ["一网格", "二网格"]
+        renamed = admin.patch(f"/grids/{grid_id}", json={"name": "三网格"})
+        assert renamed.json()["name"] == "三网格"
+        assert admin.delete(f"/grids/{grid_id}").status_code == 204
+        assert db.execute("SELECT name FROM grids").fetchall() == [("二网格",)]
+        assert admin.get(f"/grids/{grid_id}").status_code == 404
+
+    def test_names_are_unique_within_a_community_only(self, admin, place):
+        again = admin.post(f"/communities/{place[0]}/grids", json={"name": "一网格"})
+        assert detail(again, 409) == f"community {place[0]} already has a grid named '一网格'"
+        other = new(admin, "/communities", name="崇义社区")
+        new(admin, f"/communities/{other['id']}/grids", name="一网格")
+
+    def test_grids_of_a_missing_community_are_404(self, admin):
+        assert admin.get("/communities/999/grids").status_code == 404
+        response = admin.post("/communities/999/grids", json={"name": "一网格"})
+        assert detail(response, 404) == "no community 999"
+
+
+class TestResidents:
+    def test_create_stores_the_resident(self, admin, db, place):
+        body = {
+            **RESIDENT,
+            "community_id": place[0],
+            "grid_id": place[1],
+            "conditions": ["hypertension", "diabetes"],
+            "time_zone": "Asia/Chongqing",
+            "target_systolic": 140,
+        }
+        resident = new(admin, "/residents", **body)
+        row = one(
+            db,
+            """SELECT id, conditions, community_id, grid_id, time_zone, target_systolic, language
+               FROM residents""",
+        )
+        expected = ["hypertension", "diabetes"], *place, "Asia/Chongqing", 140, "zh-CN"
+        assert row == (resident["id"], *expected)
+
+    def test_an_unknown_time_zone_is_422(self, admin, db, place):
+        body = {**RESIDENT, "community_id": place[0], "time_zone": "Asia/Fuling"}
+        response = admin.post("/residents", json=body)
+        assert "unknown time zone 'Asia/Fuling'" in detail(response, 422)
+        assert count(db, "residents") == 0
+
+    def test_a_grid_of_another_community_is_422(self, admin, db, place):
+        other = new(admin, "/communities", name="崇义社区")
+        body = {**RESIDENT, "community_id": other["id"], "grid_id": place[1]}
+        response = admin.post("/residents", json=body)
+        assert detail(response, 422) == f"grid {place[1]} is not a grid of community {other['id']}"
+        missing = admin.post("/residents", json={**RESIDENT, "community_id": 999})
+        assert detail(missing, 422) == "no community 999"
+        assert count(db, "residents") == 0
+
+    def test_bad_fields_are_422(self, admin, place):
+        for bad in [
+            {"sex": "other"},
+            {"conditions": ["asthma"]},
+            {"birth_date": "2999-01-01"},
+            {"target_systolic": 300},
+        ]:
+            body = {**RESIDENT, "community_id": place[0], **bad}
+            assert admin.post("/residents", json=body).status_code == 422, bad
+
+    def test_list_filters_and_pages(self, admin, place):
+        community_id, grid_id = place
+        grids = [None, grid_id, None, grid_id, None]
+        ids = [
+            new(admin, "/residents", **RESIDENT, community_id=community_id, grid_id=grid)["id"]
+            for grid in grids
+        ]
+        listed = admin.get("/residents", params={"community_id": community_id}).json()
+        assert [r["id"] for r in listed] == ids
+        in_grid = admin.get("/residents", params={"grid_id": grid_id}).json()
+        assert [r["id"] for r in in_grid] == [ids[1], ids[3]]
+        page = admin.get("/residents", params={"limit": 2, "offset": 2}).json()
+        assert [r["id"] for r in page] == ids[2:4]
+        assert admin.get("/residents", params={"community_id": 999}).json() == []
+
+    def test_update_changes_only_what_is_sent(self, admin, db, resident_id):
+        response = admin.patch(
+            f"/residents/{resident_id}", json={"language": "en", "target_systolic": 130}
+        )
+        assert response.status_code == 200, response.text
+        row = one(
+            db, "SELECT name, language, target_systolic, updated_at > created_at FROM residents"
+        )
+        assert row == ("王秀英", "en", 130, True)
+        bad = admin.patch(f"/residents/{resident_id}", json={"time_zone": "Mars/Base"})
+        assert bad.status_code == 422
+        assert admin.patch("/residents/999", json={"name": "x"}).status_code == 404
+
+    def test_delete_removes_the_resident_and_their_contacts(self, admin, db, resident_id):
+        new(admin, f"/residents/{resident_id}/contacts", **SON)
+        assert admin.delete(f"/residents/{resident_id}").status_code == 204
+        assert count(db, "contacts") == 0
+        assert admin.get(f"/residents/{resident_id}").status_code == 404
+        assert admin.delete(f"/residents/{resident_id}").status_code == 404
+
+
+class TestContacts:
+    def path(self, resident_id: int) -> str:
+        return f"/residents/{resident_id}/contacts"
+
+    def test_create_with_quiet_hours(self, admin, db, resident_id):
+        hours = {"quiet_hours_start": "22:00", "quiet_hours_end": "07:00"}
+        contact = new(admin, self.path(resident_id), **SON, relationship="son", **hours)
+        assert contact["escalation_order"] == 1
+        query = "SELECT phone, relationship, quiet_hours_start, quiet_hours_end FROM contacts"
+        row = one(db, query)
+        assert row == ("+8613800138000", "son", time(22, 0), time(7, 0))
+
+    def test_listed_in_escalation_order(self, admin, resident_id):
+        path = self.path(resident_id)
+        new(admin, path, **{**SON, "name": "李阿姨", "kind": "neighbour"}, escalation_order=5)
+        new(admin, path, **SON, escalation_order=2)
+        last = new(admin, path, **{**SON, "name": "王丽"})
+        assert last["escalation_order"] == 6
+        listed = admin.get(self.path(resident_id)).json()
+        orders = [(c["name"], c["escalation_order"]) for c in listed]
+        assert orders == [("王明", 2), ("李阿姨", 5), ("王丽", 6)]
+
+    def test_a_phone_not_in_e164_is_422(self, admin, db, resident_id):
+        for phone in ["13800138000", "+0123456789", "+86 138 0013 8000", "+123"]:
+            errors = detail(admin.post(self.path(resident_id), json={**SON, "phone": phone}), 422)
+            assert "E.164" in errors[0]["msg"], phone
+        assert count(db, "contacts") == 0
+
+    def test_a_taken_escalation_order_is_409(self, admin, resident_id):
+        body = {**SON, "escalation_order": 1}
+        new(admin, self.path(resident_id), **body)
+        assert admin.post(self.path(resident_id), json=body).status_code == 409
+
+    def test_half_quiet_hours_are_422(self, admin, resident_id):
+        half = admin.post(self.path(resident_id), json={**SON, "quiet_hours_start": "22:00"})
+        assert half.status_code == 422
+        contact = new(admin, self.path(resident_id), **SON)
+        patched = admin.patch(f"/contacts/{contact['id']}", json={"quiet_hours_end": "07:00"})
+        assert detail(patched, 422) == "quiet hours need both a start and an end"
+
+    def test_update_get_and_delete(self, admin, db, resident_id):
+        contact = new(admin, self.path(resident_id), **SON)
+        path = f"/contacts/{contact['id']}"
+        assert admin.patch(path, json={"phone": "+8613911112222"}).status_code == 200
+        assert admin.get(path).json()["phone"] == "+8613911112222"
+        assert admin.patch(path, json={"phone": "12345"}).status_code == 422
+        assert admin.delete(path).status_code == 204
+        assert count(db, "contacts") == 0
+        assert admin.get(path).status_code == 404
+
+    def test_contacts_of_a_missing_resident_are_404(self, admin):
+        assert detail(admin.post(self.path(999), json=SON), 404) == "no resident 999"
+        assert admin.get(self.path(999)).status_code == 404
+
+
+class TestUsers:
+    def test_create_hashes_the_password_and_never_returns_it(self, admin, db):
+        body = {"username": "dr.li", "display_name": "李医生", "role": "doctor"}
+        user = new(admin, "/users", **body, password="correct horse")
+        assert user["has_password"] is True
+        assert "correct horse" not in str(user)
+        assert "password_hash" not in user
+        (stored,) = one(db, "SELECT password_hash FROM users WHERE id = %s", user["id"])
+        assert verify_password("correct horse", stored)
+
+    def test_usernames_are_unique_regardless_of_case(self, admin, db):
+        body = {"username": "Dr.Li", "display_name": "李医生", "role": "doctor"}
+        new(admin, "/users", **body)
+        again = admin.post("/users", json={**body, "username": "dr.li"})
+        assert detail(again, 409) == "username 'dr.li' is taken"
+        bad = admin.post("/users", json={**body, "username": "李 医生"})
+        assert bad.status_code == 422
+
+    def test_update_and_list(self, admin, db):
+        body = {"username": "wang", "display_name": "王", "role": "family", "password": "12345678"}
+        user = new(admin, "/users", **body)
+        response = admin.patch(
+            f"/users/{user['id']}", json={"display_name": "王明", "password": None}
+        )
+        assert (response.json()["display_name"], response.json()["has_password"]) == ("王明", False)
+        assert [u["username"] for u in admin.get("/users").json()] == ["root", "wang"]
+        assert admin.patch("/users/999", json={"language": "en"}).status_code == 404
+
+    def test_a_doctor_is_granted_and_revoked_a_community(self, admin, db, place):
+        doctor = new_user(admin, "dr.li", "doctor")
+        path = f"/users/{doctor['id']}/communities/{place[0]}"
+        assert admin.put(path).json()["community_ids"] == [place[0]]
+        assert admin.put(path).status_code == 200
+        assert one(db, "SELECT * FROM user_communities") == (doctor["id"], place[0])
+        assert admin.delete(path).status_code == 204
+        assert count(db, "user_communities") == 0
+        assert admin.delete(path).status_code == 404
+        missing = admin.put(f"/users/{doctor['id']}/communities/999")
+        assert detail(missing, 404) == "no community 999"
+
+    def test_family_is_granted_residents_only(self, admin, db, place, resident_id):
+        family = new_user(admin, "wang", "family")
+        grant = admin.put(f"/users/{family['id']}/residents/{resident_id}")
+        assert grant.json()["resident_ids"] == [resident_id]
+        assert one(db, "SELECT * FROM user_residents") == (family["id"], resident_id)
+        wrong = admin.put(f"/users/{family['id']}/communities/{place[0]}")
+        assert "only doctors serve communities" in detail(wrong, 422)
+        assert admin.put(f"/users/999/residents/{resident_id}").status_code == 404
+        revoke = admin.delete(f"/users/{family['id']}/residents/{resident_id}")
+        assert revoke.status_code == 204
+        assert count(db, "user_residents") == 0
+
+    def test_a_token_is_shown_once_stored_hashed_and_can_be_revoked(self, api, admin, db):
+        doctor = new_user(admin, "dr.li", "doctor")
+        issued = created(admin.post(f"/users/{doctor['id']}/tokens"))
+        assert issued["token"].startswith("lus_")
+        stored = one(db, "SELECT token_hash FROM user_tokens WHERE id = %s", issued["id"])
+        assert stored == (token_hash(issued["token"]),)
+        listed = admin.get(f"/users/{doctor['id']}/tokens").json()
+        assert issued["token"] not in str(listed)
+        assert [t["id"] for t in listed] == [issued["id"]]
+        # The doctor's token authenticates (403: known, but not an admin) until revoked (401).
+        as_doctor = auth(issued["token"])
+        assert api.get("/v1/admin/users", headers=as_doctor).status_code == 403
+        revoked = admin.post(f"/users/{doctor['id']}/tokens/{issued['id']}/revoke")
+        assert revoked.json()["revoked_at"] is not None
+        assert api.get("/v1/admin/users", headers=as_doctor).status_code == 401
+
+    def test_a_disabled_user_is_locked_out(self, api, admin, database_url, db):
+        user_id, token = make_user(database_url, "other.admin", "admin")
+        assert api.get("/v1/admin/users", headers=auth(token)).status_code == 200
+        disabled = admin.post(f"/users/{user_id}/disable")
+        assert disabled.json()["disabled_at"] is not None
+        assert api.get("/v1/admin/users", headers=auth(token)).status_code == 401
+        assert admin.post(f"/users/{user_id}/tokens").status_code == 422
+        assert admin.post("/users/999/disable").status_code == 404
+
+
+class TestGateways:
+    def test_the_token_is_shown_once_and_works_until_revoked(self, api, admin, db):
+        gateway = new(admin, "/gateways", name="王家")
+        assert gateway["token"].startswith("lgw_")
+        row = one(db, "SELECT name, token_hash FROM gateways")
+        assert row == ("王家", token_hash(gateway["token"]))
+        listed = admin.get("/gateways").json()
+        assert [g["name"] for g in listed] == ["王家"]
+        assert "token" not in listed[0]
+        upload = {"readings": [blood_pressure()]}
+        assert api.post("/v1/readings", json=upload, headers=auth(gateway["token"])).is_success
+        revoked = admin.post(f"/gateways/{gateway['id']}/revoke")
+        assert revoked.json()["revoked_at"] is not None
+        refused = api.post("/v1/readings", json=upload, headers=auth(gateway["token"]))
+        assert refused.status_code == 401
+        assert admin.post("/gateways/999/revoke").status_code == 404
+
+
+class TestDevices:
+    @pytest.fixture
+    def uploaded(self, api, admin):
+        """A gateway that uploaded two readings of monitor BP-1 (device user 1)."""
+        gateway = new(admin, "/gateways", name="王家")
+        readings = [blood_pressure("BP-1", minutes=i, user_index=1) for i in range(2)]
+        response = api.post(
+            "/v1/readings", json={"readings": readings}, headers=auth(gateway["token"])
+        )
+        assert response.json()["accepted"] == 2
+
+    def test_assign_attaches_waiting_readings(self, admin, db, uploaded, resident_id):
+        waiting = admin.get("/devices", params={"unassigned_only": True}).json()
+        assert [(d["serial"], d["unassigned_readings"]) for d in waiting] == [("BP-1", 2)]
+        response = admin.put("/devices/BP-1/users/1", json={"resident_id": resident_id})
+        assert response.status_code == 200, response.text
+        assert response.json()["readings_attached"] == 2
+        rows = db.execute("SELECT DISTINCT resident_id FROM blood_pressure_readings").fetchall()
+        assert rows == [(resident_id,)]
+        assert admin.get("/devices", params={"unassigned_only": True}).json() == []
+        assert [d["serial"] for d in admin.get("/devices").json()] == ["BP-1"]
+
+    def test_unassign_keeps_stored_readings(self, admin, db, uploaded, resident_id):
+        admin.put("/devices/BP-1/users/1", json={"resident_id": resident_id})
+        assert admin.delete("/devices/BP-1/users/1").status_code == 204
+        assert count(db, "device_users") == 0
+        rows = db.execute("SELECT DISTINCT resident_id FROM blood_pressure_readings").fetchall()
+        assert rows == [(resident_id,)]
+        assert admin.delete("/devices/BP-1/users/1").status_code == 404
+
+    def test_unknown_devices_residents_and_user_indexes(self, admin, uploaded, resident_id):
+        body = {"resident_id": resident_id}
+        assert detail(admin.put("/devices/NOPE/users/1", json=body), 404) == ("no device NOPE")
+        missing = admin.put("/devices/BP-1/users/1", json={"resident_id": 999})
+        assert detail(missing, 404) == "no resident 999"
+        assert admin.put("/devices/BP-1/users/256", json=body).status_code == 422
