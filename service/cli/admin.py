@@ -13,7 +13,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ValidationError
-from typer.core import TyperCommand, TyperGroup
 
 from service.admin.communities import Community, Grid, create_community, create_grid
 from service.admin.contacts import Contact, create_contact
@@ -37,45 +36,29 @@ from service.admin.users import (
     grant_community,
     grant_resident,
 )
-from service.cli.common import fail, load_settings, one_line_errors, run_in_transaction
+from service.cli.common import (
+    OneLineCommand,
+    OneLineGroup,
+    load_settings,
+    one_line_errors,
+    run_in_transaction,
+)
 from service.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _OneLineCommand(TyperCommand):
-    """A command whose usage errors (missing option, bad value) are one line, exit code 2."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
-    ) -> Any:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except typer.TyperException as exc:
-            fail(exc.format_message(), exc.exit_code)
-
-
-class _OneLineGroup(TyperGroup):
-    """The admin group: an unknown command is one line, exit code 2."""
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        try:
-            return super().resolve_command(ctx, args)
-        except typer.TyperException as exc:
-            fail(exc.format_message(), exc.exit_code)
-
-
 app = typer.Typer(
     help="Administration: people, places, gateways and devices.",
     no_args_is_help=True,
-    cls=_OneLineGroup,
+    cls=OneLineGroup,
 )
 
 
 def command(name: str) -> Callable[[F], F]:
     """Register a command of `linli admin` whose bad input is reported in one line."""
-    return app.command(name, cls=_OneLineCommand)
+    return app.command(name, cls=OneLineCommand)
 
 
 def validated(model: type[M], **values: Any) -> M:

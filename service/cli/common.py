@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import psycopg
+import typer
 from pydantic import ValidationError
+from typer.core import TyperCommand, TyperGroup
 
 from service.database import database_conninfo
 from service.errors import LinliError
@@ -76,3 +78,25 @@ def run_in_transaction(
 
     with conninfo(settings) as info:
         return asyncio.run(main(info))
+
+
+class OneLineCommand(TyperCommand):
+    """A command whose usage errors (missing option, bad value) are one line, exit code 2."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except typer.TyperException as exc:
+            fail(exc.format_message(), exc.exit_code)
+
+
+class OneLineGroup(TyperGroup):
+    """A command group whose unknown commands are one line, exit code 2."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as exc:
+            fail(exc.format_message(), exc.exit_code)

@@ -11,7 +11,13 @@ import uvicorn
 
 from service.app import create_app
 from service.cli import admin
-from service.cli.common import conninfo, load_settings, one_line_errors
+from service.cli.common import (
+    OneLineCommand,
+    OneLineGroup,
+    conninfo,
+    load_settings,
+    one_line_errors,
+)
 from service.cli.doctor import diagnose
 from service.migrate import migrate as apply_migrations
 
@@ -19,11 +25,12 @@ app = typer.Typer(
     help="Linli (邻里): home monitoring of elderly residents with hypertension and diabetes.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=OneLineGroup,
 )
 app.add_typer(admin.app, name="admin")
 
 
-@app.command()
+@app.command(cls=OneLineCommand)
 @one_line_errors
 def serve() -> None:
     """Run the HTTP API (LINLI_HOST:LINLI_PORT) until Ctrl-C."""
@@ -32,7 +39,7 @@ def serve() -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
-@app.command()
+@app.command(cls=OneLineCommand)
 @one_line_errors
 def migrate() -> None:
     """Apply pending database migrations (safe to run from many places at once)."""
@@ -45,7 +52,7 @@ def migrate() -> None:
     )
 
 
-@app.command()
+@app.command(cls=OneLineCommand)
 @one_line_errors
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Check the installation: settings, database, mode, migrations."""

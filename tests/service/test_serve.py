@@ -149,3 +149,15 @@ class TestDoctor:
         assert result.returncode == 2
         assert result.stderr.strip().count("\n") == 0
         assert "LINLI_PORT" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [(["doctor", "--bogus"], "No such option"), (["frobnicate"], "No such command")],
+)
+def test_bad_command_lines_are_one_line_and_exit_2(tmp_path, args, words):
+    result = linli(*args, env=embedded_env(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.startswith("linli: ")
+    assert words in result.stderr
+    assert result.stderr.strip().count("\n") == 0
