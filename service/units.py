@@ -14,8 +14,8 @@ MG_PER_DL_PER_MMOL_PER_L = 18.0156
 
 
 def to_mmhg(value: float, unit: PressureUnit) -> float:
-    """A pressure in mmHg; converted values are rounded to 0.1 mmHg."""
-    return round(value * MMHG_PER_KPA, 1) if unit == "kPa" else value
+    """A pressure in mmHg, rounded to 0.1 mmHg (as precise as any cuff, and storable as real)."""
+    return round(value * MMHG_PER_KPA if unit == "kPa" else value, 1)
 
 
 def to_mmol_per_l(value: float, unit: GlucoseUnit) -> float:

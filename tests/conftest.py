@@ -21,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -30,6 +31,12 @@ from service.migrate import migrate
 from service.settings import Settings
 
 TEMPLATE = "linli_test_template"
+
+# CI replays the same examples every run (a red CI must be reproducible); a developer's runs
+# explore new ones each time.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

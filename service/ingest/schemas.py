@@ -23,9 +23,9 @@ from service.units import GlucoseUnit, PressureUnit, to_mmhg, to_mmol_per_l
 
 # Beyond these no instrument measures: such a value is a broken packet, not a reading.
 # Implausible but possible values (systolic 320) are stored and left to the quality guard.
-MAX_PRESSURE_MMHG = 500.0
+PRESSURE_RANGE_MMHG = (1.0, 500.0)
 MAX_PULSE_BPM = 400.0
-MAX_GLUCOSE_MMOL = 100.0
+GLUCOSE_RANGE_MMOL = (0.1, 100.0)
 NO_USER = 255  # BPS User ID 0xFF: unknown user; also used for single-user devices.
 
 # Printable text only: control characters (NUL above all, which PostgreSQL text refuses) in a
@@ -106,16 +106,17 @@ class BloodPressureIn(_ReadingBase):
     systolic: float = Field(gt=0)
     diastolic: float = Field(gt=0)
     mean_arterial: float | None = Field(default=None, gt=0)
-    pulse: float | None = Field(default=None, gt=0, le=MAX_PULSE_BPM, description="Beats/min.")
+    pulse: float | None = Field(default=None, ge=1, le=MAX_PULSE_BPM, description="Beats/min.")
     status: BloodPressureStatus | None = None
 
     @model_validator(mode="after")
     def _within_instrument_range(self) -> BloodPressureIn:
+        low, high = PRESSURE_RANGE_MMHG
         for name in ("systolic", "diastolic", "mean_arterial"):
             value = getattr(self, name)
-            if value is not None and to_mmhg(value, self.unit) > MAX_PRESSURE_MMHG:
+            if value is not None and not low <= to_mmhg(value, self.unit) <= high:
                 raise ValueError(
-                    f"{name} {value} {self.unit} is beyond what a blood-pressure monitor measures"
+                    f"{name} {value} {self.unit} is outside what a blood-pressure monitor measures"
                 )
         return self
 
@@ -136,9 +137,10 @@ class GlucoseIn(_ReadingBase):
 
     @model_validator(mode="after")
     def _within_instrument_range(self) -> GlucoseIn:
-        if to_mmol_per_l(self.concentration, self.unit) > MAX_GLUCOSE_MMOL:
+        low, high = GLUCOSE_RANGE_MMOL
+        if not low <= to_mmol_per_l(self.concentration, self.unit) <= high:
             raise ValueError(
-                f"concentration {self.concentration} {self.unit} is beyond what a meter measures"
+                f"concentration {self.concentration} {self.unit} is outside what a meter measures"
             )
         return self
 

@@ -275,7 +275,9 @@ class TestItemsRejected:
             ({"measured_at": "2026-11-01T07:30:00"}, "timezone"),
             ({"measured_at": 1762000000}, "measured_at"),
             ({"systolic": -5}, "greater than 0"),
-            ({"systolic": 900}, "beyond what a blood-pressure monitor measures"),
+            ({"systolic": 900}, "outside what a blood-pressure monitor measures"),
+            ({"systolic": 2.9e-212}, "outside what a blood-pressure monitor measures"),
+            ({"pulse": 1e-300}, "pulse: Input should be greater than or equal to 1"),
             ({"unit": "psi"}, "unit"),
             ({"heart": 1}, "heart: Extra inputs are not permitted"),
             ({"kind": "weight"}, "kind"),
@@ -303,7 +305,12 @@ class TestItemsRejected:
     def test_glucose_beyond_any_meter(self, api, gateway, db):
         response = post(api, gateway[1], [glucose(sequence=1, unit="mg/dL", concentration=9000)])
         assert statuses(response) == ["rejected"]
-        assert "beyond what a meter measures" in response.json()["results"][0]["reason"]
+        assert "outside what a meter measures" in response.json()["results"][0]["reason"]
+
+    def test_glucose_too_small_for_any_meter(self, api, gateway, db):
+        response = post(api, gateway[1], [glucose(sequence=1, unit="kg/L", concentration=1e-212)])
+        assert statuses(response) == ["rejected"]
+        assert "outside what a meter measures" in response.json()["results"][0]["reason"]
 
 
 class TestStoredValues:
