@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from service.auth import Gateway, User, authenticate_gateway, authenticate_user
@@ -54,3 +56,13 @@ async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
 GatewayDep = Annotated[Gateway, Depends(current_gateway)]
 UserDep = Annotated[User, Depends(current_user)]
 AdminDep = Annotated[User, Depends(current_admin)]
+
+
+async def transaction(pool: PoolDep) -> AsyncIterator[AsyncConnection[Any]]:
+    """A connection in one transaction: committed when the route returns (before the answer
+    is sent), rolled back when it raises."""
+    async with pool.connection() as conn, conn.transaction():
+        yield conn
+
+
+Transaction = Annotated[AsyncConnection[Any], Depends(transaction, scope="function")]

@@ -26,7 +26,7 @@ from service.admin.schemas import (
     UserCreate,
     UserUpdate,
 )
-from service.deps import PoolDep, current_admin
+from service.deps import Transaction, current_admin
 
 router = APIRouter(
     prefix="/v1/admin",
@@ -44,283 +44,249 @@ UserIndex = Annotated[int, Path(ge=0, le=255, description="Device user; 255 = un
 
 
 @router.post("/communities", status_code=CREATED)
-async def post_community(body: CommunityCreate, pool: PoolDep) -> communities.Community:
+async def post_community(body: CommunityCreate, conn: Transaction) -> communities.Community:
     """Create a community; its name must be unused (409 otherwise)."""
-    async with pool.connection() as conn, conn.transaction():
-        return await communities.create_community(conn, body)
+    return await communities.create_community(conn, body)
 
 
 @router.get("/communities")
-async def get_communities(pool: PoolDep) -> list[communities.Community]:
+async def get_communities(conn: Transaction) -> list[communities.Community]:
     """Every community, by name."""
-    async with pool.connection() as conn, conn.transaction():
-        return await communities.list_communities(conn)
+    return await communities.list_communities(conn)
 
 
 @router.get("/communities/{community_id}")
-async def get_community(community_id: int, pool: PoolDep) -> communities.Community:
+async def get_community(community_id: int, conn: Transaction) -> communities.Community:
     """One community."""
-    async with pool.connection() as conn, conn.transaction():
-        return await communities.get_community(conn, community_id)
+    return await communities.get_community(conn, community_id)
 
 
 @router.patch("/communities/{community_id}")
 async def patch_community(
-    community_id: int, body: CommunityUpdate, pool: PoolDep
+    community_id: int, body: CommunityUpdate, conn: Transaction
 ) -> communities.Community:
     """Change a community's fields that are sent; the others stay."""
-    async with pool.connection() as conn, conn.transaction():
-        return await communities.update_community(conn, community_id, body)
+    return await communities.update_community(conn, community_id, body)
 
 
 @router.delete("/communities/{community_id}", status_code=NO_CONTENT)
-async def delete_community(community_id: int, pool: PoolDep) -> None:
+async def delete_community(community_id: int, conn: Transaction) -> None:
     """Delete a community and its grids; refused (409) while residents live in it."""
-    async with pool.connection() as conn, conn.transaction():
-        await communities.delete_community(conn, community_id)
+    await communities.delete_community(conn, community_id)
 
 
 @router.post("/communities/{community_id}/grids", status_code=CREATED)
-async def post_grid(community_id: int, body: GridCreate, pool: PoolDep) -> communities.Grid:
+async def post_grid(community_id: int, body: GridCreate, conn: Transaction) -> communities.Grid:
     """Create a grid in a community; grid names are unique within a community."""
-    async with pool.connection() as conn, conn.transaction():
-        return await communities.create_grid(conn, community_id, body)
+    return await communities.create_grid(conn, community_id, body)
 
 
 @router.get("/communities/{community_id}/grids")
-async def get_grids(community_id: int, pool: PoolDep) -> list[communities.Grid]:
+async def get_grids(community_id: int, conn: Transaction) -> list[communities.Grid]:
     """The grids of a community, by name."""
-    async with pool.connection() as conn, conn.transaction():
-        return await communities.list_grids(conn, community_id)
+    return await communities.list_grids(conn, community_id)
 
 
 @router.get("/grids/{grid_id}")
-async def get_grid(grid_id: int, pool: PoolDep) -> communities.Grid:
+async def get_grid(grid_id: int, conn: Transaction) -> communities.Grid:
     """One grid."""
-    async with pool.connection() as conn, conn.transaction():
-        return await communities.get_grid(conn, grid_id)
+    return await communities.get_grid(conn, grid_id)
 
 
 @router.patch("/grids/{grid_id}")
-async def patch_grid(grid_id: int, body: GridUpdate, pool: PoolDep) -> communities.Grid:
+async def patch_grid(grid_id: int, body: GridUpdate, conn: Transaction) -> communities.Grid:
     """Rename a grid."""
-    async with pool.connection() as conn, conn.transaction():
-        return await communities.update_grid(conn, grid_id, body)
+    return await communities.update_grid(conn, grid_id, body)
 
 
 @router.delete("/grids/{grid_id}", status_code=NO_CONTENT)
-async def delete_grid(grid_id: int, pool: PoolDep) -> None:
+async def delete_grid(grid_id: int, conn: Transaction) -> None:
     """Delete a grid; refused (409) while residents are in it."""
-    async with pool.connection() as conn, conn.transaction():
-        await communities.delete_grid(conn, grid_id)
+    await communities.delete_grid(conn, grid_id)
 
 
 @router.post("/residents", status_code=CREATED)
-async def post_resident(body: ResidentCreate, pool: PoolDep) -> residents.Resident:
+async def post_resident(body: ResidentCreate, conn: Transaction) -> residents.Resident:
     """Create a resident; the grid, if any, must lie in the resident's community (422)."""
-    async with pool.connection() as conn, conn.transaction():
-        return await residents.create_resident(conn, body)
+    return await residents.create_resident(conn, body)
 
 
 @router.get("/residents")
 async def get_residents(
-    pool: PoolDep,
+    conn: Transaction,
     community_id: int | None = None,
     grid_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[residents.Resident]:
     """Residents in id order, optionally of one community and/or grid; one page at a time."""
-    async with pool.connection() as conn, conn.transaction():
-        return await residents.list_residents(
-            conn, community_id=community_id, grid_id=grid_id, limit=limit, offset=offset
-        )
+    return await residents.list_residents(
+        conn, community_id=community_id, grid_id=grid_id, limit=limit, offset=offset
+    )
 
 
 @router.get("/residents/{resident_id}")
-async def get_resident(resident_id: int, pool: PoolDep) -> residents.Resident:
+async def get_resident(resident_id: int, conn: Transaction) -> residents.Resident:
     """One resident."""
-    async with pool.connection() as conn, conn.transaction():
-        return await residents.get_resident(conn, resident_id)
+    return await residents.get_resident(conn, resident_id)
 
 
 @router.patch("/residents/{resident_id}")
 async def patch_resident(
-    resident_id: int, body: ResidentUpdate, pool: PoolDep
+    resident_id: int, body: ResidentUpdate, conn: Transaction
 ) -> residents.Resident:
     """Change a resident's fields that are sent; the others stay."""
-    async with pool.connection() as conn, conn.transaction():
-        return await residents.update_resident(conn, resident_id, body)
+    return await residents.update_resident(conn, resident_id, body)
 
 
 @router.delete("/residents/{resident_id}", status_code=NO_CONTENT)
-async def delete_resident(resident_id: int, pool: PoolDep) -> None:
+async def delete_resident(resident_id: int, conn: Transaction) -> None:
     """Delete a resident with their contacts, device assignments and readings."""
-    async with pool.connection() as conn, conn.transaction():
-        await residents.delete_resident(conn, resident_id)
+    await residents.delete_resident(conn, resident_id)
 
 
 @router.post("/residents/{resident_id}/contacts", status_code=CREATED)
-async def post_contact(resident_id: int, body: ContactCreate, pool: PoolDep) -> contacts.Contact:
+async def post_contact(
+    resident_id: int, body: ContactCreate, conn: Transaction
+) -> contacts.Contact:
     """Add a contact to a resident; without escalation_order it comes after the others."""
-    async with pool.connection() as conn, conn.transaction():
-        return await contacts.create_contact(conn, resident_id, body)
+    return await contacts.create_contact(conn, resident_id, body)
 
 
 @router.get("/residents/{resident_id}/contacts")
-async def get_contacts(resident_id: int, pool: PoolDep) -> list[contacts.Contact]:
+async def get_contacts(resident_id: int, conn: Transaction) -> list[contacts.Contact]:
     """A resident's contacts in escalation order."""
-    async with pool.connection() as conn, conn.transaction():
-        return await contacts.list_contacts(conn, resident_id)
+    return await contacts.list_contacts(conn, resident_id)
 
 
 @router.get("/contacts/{contact_id}")
-async def get_contact(contact_id: int, pool: PoolDep) -> contacts.Contact:
+async def get_contact(contact_id: int, conn: Transaction) -> contacts.Contact:
     """One contact."""
-    async with pool.connection() as conn, conn.transaction():
-        return await contacts.get_contact(conn, contact_id)
+    return await contacts.get_contact(conn, contact_id)
 
 
 @router.patch("/contacts/{contact_id}")
-async def patch_contact(contact_id: int, body: ContactUpdate, pool: PoolDep) -> contacts.Contact:
+async def patch_contact(
+    contact_id: int, body: ContactUpdate, conn: Transaction
+) -> contacts.Contact:
     """Change a contact's fields that are sent; the others stay."""
-    async with pool.connection() as conn, conn.transaction():
-        return await contacts.update_contact(conn, contact_id, body)
+    return await contacts.update_contact(conn, contact_id, body)
 
 
 @router.delete("/contacts/{contact_id}", status_code=NO_CONTENT)
-async def delete_contact(contact_id: int, pool: PoolDep) -> None:
+async def delete_contact(contact_id: int, conn: Transaction) -> None:
     """Remove a contact."""
-    async with pool.connection() as conn, conn.transaction():
-        await contacts.delete_contact(conn, contact_id)
+    await contacts.delete_contact(conn, contact_id)
 
 
 @router.post("/users", status_code=CREATED)
-async def post_user(body: UserCreate, pool: PoolDep) -> users.UserInfo:
+async def post_user(body: UserCreate, conn: Transaction) -> users.UserInfo:
     """Create a user (doctor, admin or family member); usernames ignore case and are unique."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.create_user(conn, body)
+    return await users.create_user(conn, body)
 
 
 @router.get("/users")
-async def get_users(pool: PoolDep) -> list[users.UserInfo]:
+async def get_users(conn: Transaction) -> list[users.UserInfo]:
     """Every user, disabled ones included, by username."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.list_users(conn)
+    return await users.list_users(conn)
 
 
 @router.get("/users/{user_id}")
-async def get_user(user_id: int, pool: PoolDep) -> users.UserInfo:
+async def get_user(user_id: int, conn: Transaction) -> users.UserInfo:
     """One user, with the communities and residents they were granted."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.get_user(conn, user_id)
+    return await users.get_user(conn, user_id)
 
 
 @router.patch("/users/{user_id}")
-async def patch_user(user_id: int, body: UserUpdate, pool: PoolDep) -> users.UserInfo:
+async def patch_user(user_id: int, body: UserUpdate, conn: Transaction) -> users.UserInfo:
     """Change a user's fields that are sent; the others stay (a null password removes it)."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.update_user(conn, user_id, body)
+    return await users.update_user(conn, user_id, body)
 
 
 @router.post("/users/{user_id}/disable")
-async def post_user_disable(user_id: int, pool: PoolDep) -> users.UserInfo:
+async def post_user_disable(user_id: int, conn: Transaction) -> users.UserInfo:
     """Disable a user: none of their tokens is accepted any more; the record stays."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.disable_user(conn, user_id)
+    return await users.disable_user(conn, user_id)
 
 
 @router.put("/users/{user_id}/communities/{community_id}")
-async def put_user_community(user_id: int, community_id: int, pool: PoolDep) -> users.UserInfo:
+async def put_user_community(user_id: int, community_id: int, conn: Transaction) -> users.UserInfo:
     """Let a doctor see the residents of a community (422 for a user who is not a doctor)."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.grant_community(conn, user_id, community_id)
+    return await users.grant_community(conn, user_id, community_id)
 
 
 @router.delete("/users/{user_id}/communities/{community_id}", status_code=NO_CONTENT)
-async def delete_user_community(user_id: int, community_id: int, pool: PoolDep) -> None:
+async def delete_user_community(user_id: int, community_id: int, conn: Transaction) -> None:
     """Stop a doctor seeing a community's residents."""
-    async with pool.connection() as conn, conn.transaction():
-        await users.revoke_community(conn, user_id, community_id)
+    await users.revoke_community(conn, user_id, community_id)
 
 
 @router.put("/users/{user_id}/residents/{resident_id}")
-async def put_user_resident(user_id: int, resident_id: int, pool: PoolDep) -> users.UserInfo:
+async def put_user_resident(user_id: int, resident_id: int, conn: Transaction) -> users.UserInfo:
     """Let a family member see a resident (422 for a user who is not family)."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.grant_resident(conn, user_id, resident_id)
+    return await users.grant_resident(conn, user_id, resident_id)
 
 
 @router.delete("/users/{user_id}/residents/{resident_id}", status_code=NO_CONTENT)
-async def delete_user_resident(user_id: int, resident_id: int, pool: PoolDep) -> None:
+async def delete_user_resident(user_id: int, resident_id: int, conn: Transaction) -> None:
     """Stop a family member seeing a resident."""
-    async with pool.connection() as conn, conn.transaction():
-        await users.revoke_resident(conn, user_id, resident_id)
+    await users.revoke_resident(conn, user_id, resident_id)
 
 
 @router.post("/users/{user_id}/tokens", status_code=CREATED)
-async def post_user_token(user_id: int, pool: PoolDep) -> users.IssuedUserToken:
+async def post_user_token(user_id: int, conn: Transaction) -> users.IssuedUserToken:
     """Issue an API token to a user; the token is in this answer only, never again."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.create_user_token(conn, user_id)
+    return await users.create_user_token(conn, user_id)
 
 
 @router.get("/users/{user_id}/tokens")
-async def get_user_tokens(user_id: int, pool: PoolDep) -> list[users.UserToken]:
+async def get_user_tokens(user_id: int, conn: Transaction) -> list[users.UserToken]:
     """A user's tokens (without the tokens themselves), oldest first."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.list_user_tokens(conn, user_id)
+    return await users.list_user_tokens(conn, user_id)
 
 
 @router.post("/users/{user_id}/tokens/{token_id}/revoke")
-async def post_user_token_revoke(user_id: int, token_id: int, pool: PoolDep) -> users.UserToken:
+async def post_user_token_revoke(user_id: int, token_id: int, conn: Transaction) -> users.UserToken:
     """Revoke one of a user's tokens: requests with it are refused (401) from now on."""
-    async with pool.connection() as conn, conn.transaction():
-        return await users.revoke_user_token(conn, user_id, token_id)
+    return await users.revoke_user_token(conn, user_id, token_id)
 
 
 @router.post("/gateways", status_code=CREATED)
-async def post_gateway(body: GatewayCreate, pool: PoolDep) -> IssuedGateway:
+async def post_gateway(body: GatewayCreate, conn: Transaction) -> IssuedGateway:
     """Register a home gateway; its token is in this answer only, never again."""
-    async with pool.connection() as conn, conn.transaction():
-        gateway, token = await gateways.create_gateway(conn, body.name)
+    gateway, token = await gateways.create_gateway(conn, body.name)
     return IssuedGateway(
         id=gateway.id, name=gateway.name, created_at=gateway.created_at, token=token
     )
 
 
 @router.get("/gateways")
-async def get_gateways(pool: PoolDep) -> list[gateways.GatewayInfo]:
+async def get_gateways(conn: Transaction) -> list[gateways.GatewayInfo]:
     """Every gateway, oldest first (never their tokens)."""
-    async with pool.connection() as conn, conn.transaction():
-        return await gateways.list_gateways(conn)
+    return await gateways.list_gateways(conn)
 
 
 @router.post("/gateways/{gateway_id}/revoke")
-async def post_gateway_revoke(gateway_id: int, pool: PoolDep) -> gateways.GatewayInfo:
+async def post_gateway_revoke(gateway_id: int, conn: Transaction) -> gateways.GatewayInfo:
     """Revoke a gateway's token: its uploads are refused (401) from now on."""
-    async with pool.connection() as conn, conn.transaction():
-        return await gateways.revoke_gateway(conn, gateway_id)
+    return await gateways.revoke_gateway(conn, gateway_id)
 
 
 @router.get("/devices")
-async def get_devices(pool: PoolDep, unassigned_only: bool = False) -> list[devices.DeviceInfo]:
+async def get_devices(conn: Transaction, unassigned_only: bool = False) -> list[devices.DeviceInfo]:
     """Every device; with unassigned_only, those with readings that belong to nobody yet."""
-    async with pool.connection() as conn, conn.transaction():
-        return await devices.list_devices(conn, unassigned_only=unassigned_only)
+    return await devices.list_devices(conn, unassigned_only=unassigned_only)
 
 
 @router.put("/devices/{serial}/users/{user_index}")
 async def put_device_user(
-    serial: str, user_index: UserIndex, body: DeviceAssignment, pool: PoolDep
+    serial: str, user_index: UserIndex, body: DeviceAssignment, conn: Transaction
 ) -> devices.Assignment:
     """Give a device user's readings to a resident, including those waiting unassigned."""
-    async with pool.connection() as conn, conn.transaction():
-        return await devices.assign_device(conn, serial, user_index, body.resident_id)
+    return await devices.assign_device(conn, serial, user_index, body.resident_id)
 
 
 @router.delete("/devices/{serial}/users/{user_index}", status_code=NO_CONTENT)
-async def delete_device_user(serial: str, user_index: UserIndex, pool: PoolDep) -> None:
+async def delete_device_user(serial: str, user_index: UserIndex, conn: Transaction) -> None:
     """Keep a device user's new readings unassigned; stored ones keep their resident."""
-    async with pool.connection() as conn, conn.transaction():
-        await devices.unassign_device(conn, serial, user_index)
+    await devices.unassign_device(conn, serial, user_index)

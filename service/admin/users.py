@@ -148,54 +148,63 @@ async def _user_with_role(conn: AsyncConnection[Any], user_id: int, role: str) -
     return user
 
 
+@dataclass(frozen=True)
+class _Access:
+    """One kind of access: which table grants it, to whom, and how to say it."""
+
+    table: str
+    column: str
+    role: str
+    target: str  # "community" or "resident"
+    verb: str  # what the user does with the target
+
+
+_COMMUNITY = _Access("user_communities", "community_id", "doctor", "community", "serve")
+_RESIDENT = _Access("user_residents", "resident_id", "family", "resident", "follow")
+
+
+async def _grant(
+    conn: AsyncConnection[Any], access: _Access, user_id: int, target: int
+) -> UserInfo:
+    await _user_with_role(conn, user_id, access.role)
+    query = sql.SQL("INSERT INTO {} (user_id, {}) VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
+        sql.Identifier(access.table), sql.Identifier(access.column)
+    )
+    try:
+        await conn.execute(query, (user_id, target))
+    except errors.ForeignKeyViolation:
+        raise NotFound(f"no {access.target} {target}") from None
+    return await get_user(conn, user_id)
+
+
+async def _revoke(conn: AsyncConnection[Any], access: _Access, user_id: int, target: int) -> None:
+    query = sql.SQL("DELETE FROM {} WHERE user_id = %s AND {} = %s").format(
+        sql.Identifier(access.table), sql.Identifier(access.column)
+    )
+    cur = await conn.execute(query, (user_id, target))
+    if cur.rowcount == 0:
+        user = await get_user(conn, user_id)
+        raise NotFound(f"user {user.username} does not {access.verb} {access.target} {target}")
+
+
 async def grant_community(conn: AsyncConnection[Any], user_id: int, community_id: int) -> UserInfo:
     """Let a doctor see the residents of a community (granting twice changes nothing)."""
-    await _user_with_role(conn, user_id, "doctor")
-    try:
-        await conn.execute(
-            """INSERT INTO user_communities (user_id, community_id) VALUES (%s, %s)
-               ON CONFLICT DO NOTHING""",
-            (user_id, community_id),
-        )
-    except errors.ForeignKeyViolation:
-        raise NotFound(f"no community {community_id}") from None
-    return await get_user(conn, user_id)
+    return await _grant(conn, _COMMUNITY, user_id, community_id)
 
 
 async def revoke_community(conn: AsyncConnection[Any], user_id: int, community_id: int) -> None:
     """Stop a doctor seeing a community's residents."""
-    cur = await conn.execute(
-        "DELETE FROM user_communities WHERE user_id = %s AND community_id = %s",
-        (user_id, community_id),
-    )
-    if cur.rowcount == 0:
-        user = await get_user(conn, user_id)
-        raise NotFound(f"user {user.username} does not serve community {community_id}")
+    await _revoke(conn, _COMMUNITY, user_id, community_id)
 
 
 async def grant_resident(conn: AsyncConnection[Any], user_id: int, resident_id: int) -> UserInfo:
     """Let a family member see a resident (granting twice changes nothing)."""
-    await _user_with_role(conn, user_id, "family")
-    try:
-        await conn.execute(
-            """INSERT INTO user_residents (user_id, resident_id) VALUES (%s, %s)
-               ON CONFLICT DO NOTHING""",
-            (user_id, resident_id),
-        )
-    except errors.ForeignKeyViolation:
-        raise NotFound(f"no resident {resident_id}") from None
-    return await get_user(conn, user_id)
+    return await _grant(conn, _RESIDENT, user_id, resident_id)
 
 
 async def revoke_resident(conn: AsyncConnection[Any], user_id: int, resident_id: int) -> None:
     """Stop a family member seeing a resident."""
-    cur = await conn.execute(
-        "DELETE FROM user_residents WHERE user_id = %s AND resident_id = %s",
-        (user_id, resident_id),
-    )
-    if cur.rowcount == 0:
-        user = await get_user(conn, user_id)
-        raise NotFound(f"user {user.username} does not follow resident {resident_id}")
+    await _revoke(conn, _RESIDENT, user_id, resident_id)
 
 
 async def create_user_token(conn: AsyncConnection[Any], user_id: int) -> IssuedUserToken:

@@ -58,7 +58,12 @@ app = typer.Typer(
 
 def command(name: str) -> Callable[[F], F]:
     """Register a command of `linli admin` whose bad input is reported in one line."""
-    return app.command(name, cls=OneLineCommand)
+
+    def register(func: F) -> F:
+        app.command(name, cls=OneLineCommand)(one_line_errors(func))
+        return func
+
+    return register
 
 
 def validated(model: type[M], **values: Any) -> M:
@@ -73,7 +78,6 @@ def validated(model: type[M], **values: Any) -> M:
 
 
 @command("create-gateway")
-@one_line_errors
 def create_gateway_command(
     name: Annotated[str, typer.Argument(help="A name for the home.")],
 ) -> None:
@@ -89,7 +93,6 @@ def create_gateway_command(
 
 
 @command("revoke-gateway")
-@one_line_errors
 def revoke_gateway_command(
     gateway_id: Annotated[int, typer.Argument(help="The gateway's id.")],
 ) -> None:
@@ -101,7 +104,6 @@ def revoke_gateway_command(
 
 
 @command("assign-device")
-@one_line_errors
 def assign_device_command(
     serial: Annotated[str, typer.Argument(help="The device's serial number.")],
     resident_id: Annotated[int, typer.Argument(help="The resident the readings belong to.")],
@@ -120,7 +122,6 @@ def assign_device_command(
 
 
 @command("list-devices")
-@one_line_errors
 def list_devices_command(
     unassigned: Annotated[
         bool, typer.Option("--unassigned", help="Only devices with readings of nobody yet.")
@@ -139,7 +140,6 @@ def list_devices_command(
 
 
 @command("create-community")
-@one_line_errors
 def create_community_command(
     name: Annotated[str, typer.Argument(help="The community's name, e.g. 敦仁社区.")],
     name_en: Annotated[str | None, typer.Option(help="Its name in English.")] = None,
@@ -155,7 +155,6 @@ def create_community_command(
 
 
 @command("create-grid")
-@one_line_errors
 def create_grid_command(
     community_id: Annotated[int, typer.Argument(help="The community's id.")],
     name: Annotated[str, typer.Argument(help="The grid's name, unique in the community.")],
@@ -169,7 +168,6 @@ def create_grid_command(
 
 
 @command("create-resident")
-@one_line_errors
 def create_resident_command(
     name: Annotated[str, typer.Option(help="Full name.")],
     sex: Annotated[str, typer.Option(help="female or male.")],
@@ -218,7 +216,6 @@ def _quiet_hours(value: str | None) -> dict[str, str | None]:
 
 
 @command("create-contact")
-@one_line_errors
 def create_contact_command(
     resident_id: Annotated[int, typer.Argument(help="The resident's id.")],
     name: Annotated[str, typer.Option(help="The contact's name.")],
@@ -262,7 +259,6 @@ def _password_from_stdin() -> str:
 
 
 @command("create-user")
-@one_line_errors
 def create_user_command(
     username: Annotated[str, typer.Argument(help="Login name: letters, digits, _ . @ -.")],
     role: Annotated[str, typer.Option(help="doctor, admin or family.")],
@@ -307,7 +303,6 @@ def create_user_command(
 
 
 @command("create-token")
-@one_line_errors
 def create_token_command(
     username: Annotated[str, typer.Argument(help="The user's login name.")],
 ) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from service.access import ensure_can_see_resident
-from service.deps import AdminDep, PoolDep, UserDep
+from service.deps import AdminDep, Transaction, UserDep
 from service.errors import Invalid
 from service.readings.queries import (
     BloodPressureReading,
@@ -42,16 +42,15 @@ async def get_resident_readings(
     resident_id: int,
     kind: KindQuery,
     user: UserDep,
-    pool: PoolDep,
+    conn: Transaction,
     since: SinceQuery = None,
     until: UntilQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[BloodPressureReading] | list[GlucoseReading]:
     """A resident's readings of one kind, oldest first (default: the last 30 days)."""
     start, end = _window(since, until, days=30)
-    async with pool.connection() as conn:
-        await ensure_can_see_resident(conn, user, resident_id)
-        return await resident_readings(conn, resident_id, kind, start, end, limit)
+    await ensure_can_see_resident(conn, user, resident_id)
+    return await resident_readings(conn, resident_id, kind, start, end, limit)
 
 
 @router.get("/v1/residents/{resident_id}/daily")
@@ -59,24 +58,22 @@ async def get_daily_summaries(
     resident_id: int,
     kind: KindQuery,
     user: UserDep,
-    pool: PoolDep,
+    conn: Transaction,
     since: SinceQuery = None,
     until: UntilQuery = None,
 ) -> list[DailyBloodPressure] | list[DailyGlucose]:
     """A resident's daily summaries (China Standard Time days; default: the last 90 days)."""
     start, end = _window(since, until, days=90)
-    async with pool.connection() as conn:
-        await ensure_can_see_resident(conn, user, resident_id)
-        return await daily_summaries(conn, resident_id, kind, start, end)
+    await ensure_can_see_resident(conn, user, resident_id)
+    return await daily_summaries(conn, resident_id, kind, start, end)
 
 
 @router.get("/v1/readings/unassigned")
 async def get_unassigned_readings(
     kind: KindQuery,
     admin: AdminDep,
-    pool: PoolDep,
+    conn: Transaction,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[BloodPressureReading] | list[GlucoseReading]:
     """Readings from devices (or device users) not yet assigned to a resident; admins only."""
-    async with pool.connection() as conn:
-        return await unassigned_readings(conn, kind, limit)
+    return await unassigned_readings(conn, kind, limit)
