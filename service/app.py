@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from service import health
 from service.admin import endpoints as admin_endpoints
@@ -46,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.info("Linli ready; database mode %s", app.state.mode)
                 yield
 
-    app = FastAPI(
+    # The API pages (/docs, /redoc) load their scripts from the installed package, never from
+    # a CDN: Linli runs on networks without Internet access.
+    app = FastAPIOffline(
         title="Linli",
         summary="Home monitoring of elderly residents with hypertension and diabetes.",
         version="0.1.0",

@@ -161,3 +161,16 @@ def test_bad_command_lines_are_one_line_and_exit_2(tmp_path, args, words):
     assert result.stderr.startswith("linli: ")
     assert words in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_api_pages_work_without_internet(api):
+    page = api.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    scripts = [part.split('"')[0] for part in page.text.split('src="')[1:]]
+    assert scripts, "the /docs page loads no script"
+    for script in scripts:
+        served = api.get(script)
+        assert served.status_code == 200
+        assert len(served.content) > 10_000
+    assert api.get("/openapi.json").json()["paths"]["/v1/readings"]["post"]
