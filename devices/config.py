@@ -1,0 +1,133 @@
+"""The gateway's configuration file (gateway.toml).
+
+service_url = "https://linli.example.org"   # where POST /v1/readings lives
+token = "lgw_..."                            # or: token_file = "/etc/linli/token"
+data_dir = "/var/lib/linli-gateway"          # the outbox lives here
+max_pending = 200000                         # outbox bound, in readings
+scan_seconds = 10.0                          # how long one scan for devices lasts
+sync_interval_seconds = 300.0                # pause between two rounds of reading devices
+
+[[devices]]                                  # optional: only these devices are read
+address = "F0:12:34:56:78:9A"
+name = "血压计 (卧室)"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("~/.local/share/linli-gateway").expanduser()
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or wrong; the message says where."""
+
+
+@dataclass(frozen=True)
+class KnownDevice:
+    """A device the gateway should read, by Bluetooth address."""
+
+    address: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Everything the gateway needs to run."""
+
+    service_url: str
+    token: str
+    data_dir: Path = DEFAULT_DATA_DIR
+    max_pending: int = 200_000
+    scan_seconds: float = 10.0
+    sync_interval_seconds: float = 300.0
+    devices: tuple[KnownDevice, ...] = field(default_factory=tuple)
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where the outbox file is."""
+        return self.data_dir / "outbox.sqlite3"
+
+
+_KEYS = {
+    "service_url",
+    "token",
+    "token_file",
+    "data_dir",
+    "max_pending",
+    "scan_seconds",
+    "sync_interval_seconds",
+    "devices",
+}
+
+
+def _expect(document: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path) -> Any:
+    value = document[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ConfigError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _token(document: dict[str, Any], where: Path) -> str:
+    if "token" in document:
+        token = str(_expect(document, "token", str, where))
+    elif "token_file" in document:
+        token_path = Path(_expect(document, "token_file", str, where)).expanduser()
+        try:
+            token = token_path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read token_file {token_path}: {exc}") from None
+    else:
+        raise ConfigError(f"{where}: set 'token' or 'token_file' (from linli admin create-gateway)")
+    if not token.startswith("lgw_"):
+        raise ConfigError(f"{where}: the token must be a gateway token (lgw_...)")
+    return token
+
+
+def _devices(document: dict[str, Any], where: Path) -> tuple[KnownDevice, ...]:
+    entries = _expect(document, "devices", list, where) if "devices" in document else []
+    devices = []
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
+            raise ConfigError(f"{where}: devices entry {number} needs an 'address' string")
+        devices.append(KnownDevice(entry["address"], entry.get("name")))
+    return tuple(devices)
+
+
+def load_config(path: Path) -> GatewayConfig:
+    """Read and check gateway.toml; raise ConfigError with one clear line when it is wrong."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(document) - _KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
+    if "service_url" not in document:
+        raise ConfigError(f"{path}: 'service_url' is required")
+    url = str(_expect(document, "service_url", str, path))
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{path}: 'service_url' must start with http:// or https://")
+    numbers: dict[str, Any] = {}
+    for key in ("max_pending", "scan_seconds", "sync_interval_seconds"):
+        if key in document:
+            numbers[key] = _expect(
+                document, key, (int, float) if key != "max_pending" else int, path
+            )
+            if numbers[key] <= 0:
+                raise ConfigError(f"{path}: '{key}' must be positive")
+    data_dir = (
+        Path(str(_expect(document, "data_dir", str, path))) if "data_dir" in document else None
+    )
+    return GatewayConfig(
+        service_url=url.rstrip("/"),
+        token=_token(document, path),
+        data_dir=data_dir.expanduser() if data_dir else DEFAULT_DATA_DIR,
+        devices=_devices(document, path),
+        **numbers,
+    )
