@@ -205,6 +205,7 @@ def copy_row(sample: Sample, device_id: int) -> tuple[Any, ...]:
             *(status.get(name) for name in ("body_movement", "cuff_loose", "irregular_pulse")),
             status.get("pulse_range"),
             status.get("improper_position"),
+            "device",
         )
     bits = sum(1 << SENSOR_STATUS_BITS.index(name) for name in f["sensor_status"])
     return (
@@ -217,4 +218,5 @@ def copy_row(sample: Sample, device_id: int) -> tuple[Any, ...]:
         f["sample_location"],
         bits,
         False,
+        "device",
     )

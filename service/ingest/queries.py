@@ -132,6 +132,7 @@ BLOOD_PRESSURE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("irregular_pulse", "boolean"),
     ("pulse_range", "text"),
     ("improper_position", "boolean"),
+    ("time_source", "text"),
 )
 GLUCOSE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("glucose_mmol", "real"),
@@ -142,6 +143,7 @@ GLUCOSE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sample_location", "text"),
     ("sensor_status", "integer"),
     ("control_solution", "boolean"),
+    ("time_source", "text"),
 )
 TABLES = {
     "blood_pressure": ("blood_pressure_readings", BLOOD_PRESSURE_COLUMNS),

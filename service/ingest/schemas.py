@@ -96,6 +96,11 @@ class _ReadingBase(_Strict):
         default=None, ge=0, le=2**31 - 1, description="The device's record sequence number."
     )
     measured_at: AwareDatetime = Field(description="When measured, with its UTC offset.")
+    time_source: Literal["device", "corrected", "received"] = Field(
+        default="device",
+        description="device: the device's clock; corrected: moved by the clock's measured"
+        " offset; received: the device gave no usable time, so when the gateway received it.",
+    )
 
 
 class BloodPressureIn(_ReadingBase):

@@ -73,6 +73,7 @@ def _blood_pressure_row(key: ReadingKey, r: BloodPressureIn) -> tuple[Any, ...]:
         status.irregular_pulse if status else None,
         status.pulse_range if status else None,
         status.improper_position if status else None,
+        r.time_source,
     )
 
 
@@ -93,6 +94,7 @@ def _glucose_row(key: ReadingKey, r: GlucoseIn) -> tuple[Any, ...]:
         r.sample_location,
         sensor_status,
         control,
+        r.time_source,
     )
 
 

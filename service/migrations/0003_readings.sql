@@ -15,6 +15,10 @@ CREATE TABLE blood_pressure_readings (
     measured_at       timestamptz NOT NULL,
     received_at       timestamptz NOT NULL DEFAULT now(),
     time_problem      text CHECK (time_problem IN ('future')),
+    -- device: the device's clock; corrected: it, moved by the clock's measured offset;
+    -- received: the device gave no usable time, so when the gateway received the reading.
+    time_source       text NOT NULL DEFAULT 'device'
+                      CHECK (time_source IN ('device', 'corrected', 'received')),
     -- Pressures in mmHg whatever the device sent; unit_sent keeps what it sent.
     systolic          real NOT NULL,
     diastolic         real NOT NULL,
@@ -43,6 +47,8 @@ CREATE TABLE glucose_readings (
     measured_at     timestamptz NOT NULL,
     received_at     timestamptz NOT NULL DEFAULT now(),
     time_problem    text CHECK (time_problem IN ('future')),
+    time_source     text NOT NULL DEFAULT 'device'
+                    CHECK (time_source IN ('device', 'corrected', 'received')),
     -- Concentration in mmol/L whatever the device sent; value_sent and unit_sent keep what it sent.
     glucose_mmol    real NOT NULL,
     value_sent      double precision NOT NULL,  -- kg/L values are tiny: keep every digit

@@ -24,6 +24,7 @@ class _StoredReading:
     measured_at: datetime
     received_at: datetime
     time_problem: str | None
+    time_source: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class DailyGlucose:
 
 _COMMON = sql.SQL("""r.id, d.serial AS device_serial, r.user_index,
     nullif(r.sequence_number, -1) AS sequence_number, r.resident_id, r.measured_at,
-    r.received_at, r.time_problem""")
+    r.received_at, r.time_problem, r.time_source""")
 _BLOOD_PRESSURE = sql.SQL("""
     SELECT {common}, r.systolic, r.diastolic, r.mean_arterial, r.pulse, r.unit_sent,
            r.body_movement, r.cuff_loose, r.irregular_pulse, r.pulse_range, r.improper_position

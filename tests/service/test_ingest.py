@@ -405,3 +405,19 @@ def test_gateway_last_seen_is_recorded(api, gateway, db: psycopg.Connection[Any]
     assert db.execute("SELECT last_seen_at FROM gateways").fetchone() == (None,)
     post(api, gateway[1], [blood_pressure()])
     assert db.execute("SELECT last_seen_at IS NOT NULL FROM gateways").fetchone() == (True,)
+
+
+def test_how_the_time_is_known_is_kept(api, gateway, db):
+    post(
+        api,
+        gateway[1],
+        [
+            glucose(sequence=1),
+            glucose(sequence=2, minutes=1, time_source="corrected"),
+            glucose(sequence=3, minutes=2, time_source="received"),
+        ],
+    )
+    rows = db.execute("SELECT time_source FROM glucose_readings ORDER BY sequence_number")
+    assert rows.fetchall() == [("device",), ("corrected",), ("received",)]
+    answer = post(api, gateway[1], [glucose(sequence=4, time_source="guessed")])
+    assert "time_source" in answer.json()["results"][0]["reason"]
