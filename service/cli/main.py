@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from service.app import create_app
-from service.cli import admin
+from service.cli import admin, gateway
 from service.cli.common import (
     OneLineCommand,
     OneLineGroup,
@@ -28,6 +28,7 @@ app = typer.Typer(
     cls=OneLineGroup,
 )
 app.add_typer(admin.app, name="admin")
+app.command("outbox", cls=OneLineCommand)(gateway.outbox)
 
 
 @app.command(cls=OneLineCommand)
