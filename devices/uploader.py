@@ -95,6 +95,7 @@ class Uploader:
             try:
                 report = await self.upload_pending()
             except ServiceUnavailable as exc:
+                _raise_if_cancelled()
                 delay = self.backoff.next_delay()
                 log.warning("upload failed (%s); next try in %.0f s", exc, delay)
                 await self.sleep(delay)
@@ -109,6 +110,7 @@ class Uploader:
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=idle_seconds)
+            _raise_if_cancelled()
 
     async def _send(
         self, batch: list[PendingReading], report: UploadReport, *, with_devices: bool = True
@@ -161,6 +163,14 @@ class Uploader:
         self.outbox.settle(delivered, refused)
         report.delivered += len(delivered)
         report.refused += len(refused)
+
+
+def _raise_if_cancelled() -> None:
+    # A cancellation that lands while a connection is being opened can come out of the
+    # network stack as a connection error; the task still counts as cancelled, so honour it.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _reason(response: httpx.Response) -> str:
