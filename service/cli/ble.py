@@ -6,13 +6,19 @@ ends the command with one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
+from devices.bumble_backend import virtual_radio
 from devices.codecs import DecodeError, decode_to_dict
+from devices.emulation import EmulatedHome
+from devices.emulation.demo import emulated_homes
+from devices.gateway import BleakOptions, find_health_devices
 from service.cli.common import OneLineCommand, OneLineGroup, fail
 
 app = typer.Typer(
@@ -68,3 +74,30 @@ def decode(
     except DecodeError as exc:
         fail(str(exc), 2)
     typer.echo(json.dumps(view, ensure_ascii=False))
+
+
+@app.command(cls=OneLineCommand)
+def scan(
+    seconds: Annotated[float, typer.Option(min=0.1, help="How long to listen.")] = 10.0,
+    emulate: Annotated[
+        int, typer.Option(min=0, help="List N emulated homes on a virtual radio instead.")
+    ] = 0,
+) -> None:
+    """List blood-pressure monitors and glucose meters advertising nearby."""
+    found = asyncio.run(_scan(seconds, emulate))
+    if not found:
+        typer.echo("no blood-pressure monitor or glucose meter found", err=True)
+    for address, name in sorted(found):
+        typer.echo(f"{address}  {name or '(no name)'}")
+
+
+async def _scan(seconds: float, emulate: int) -> list[tuple[str, str | None]]:
+    if not emulate:
+        return [(d.address, n) for d, n in await find_health_devices(seconds)]
+    zone = ZoneInfo("Asia/Shanghai")
+    async with (
+        EmulatedHome(*emulated_homes(emulate, zone, days=0)) as home,
+        virtual_radio(link=home.link) as radio,
+    ):
+        options = BleakOptions(scanner=radio.scanner_options)
+        return [(d.address, n) for d, n in await find_health_devices(seconds, options)]

@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from service.app import create_app
-from service.cli import admin, ble, gateway
+from service.cli import admin, ble, collect, gateway
 from service.cli.common import (
     OneLineCommand,
     OneLineGroup,
@@ -30,6 +30,7 @@ app = typer.Typer(
 app.add_typer(admin.app, name="admin")
 app.add_typer(ble.app, name="ble")
 app.command("outbox", cls=OneLineCommand)(gateway.outbox)
+app.command("collect", cls=OneLineCommand)(collect.collect)
 
 
 @app.command(cls=OneLineCommand)

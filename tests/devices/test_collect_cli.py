@@ -1,0 +1,63 @@
+"""`linli collect --emulate` and `linli ble scan --emulate`, as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.factories import assign, auth, community, count, new_gateway, resident, user_token
+
+
+def linli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LINLI_")},
+    )
+
+
+def test_collect_from_two_emulated_homes_fills_what_the_read_api_returns(
+    live_server, api, database_url, db, tmp_path: Path
+):
+    _, token = new_gateway(database_url, "demo gateway")
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'service_url = "{live_server.url}"\ntoken = "{token}"\ndata_dir = "{tmp_path / "gw"}"\n'
+        "scan_seconds = 0.5\n"
+    )
+    result = linli("collect", "--config", str(config), "--emulate", "2", "--rounds", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "outbox: 0 readings pending, 0 dead letters" in result.stdout
+    assert count(db, "blood_pressure_readings") == 14  # 7 days x 2 homes
+    assert count(db, "glucose_readings") == 14
+    mother = resident(db, community(db))
+    assign(database_url, "EMU-GL-001", mother)
+    admin = user_token(db, "admin")
+    readings = api.get(
+        f"/v1/residents/{mother}/readings",
+        params={"kind": "glucose", "since": "2020-01-01T00:00:00Z"},
+        headers=auth(admin),
+    ).json()
+    assert len(readings) == 7
+    assert {r["device_serial"] for r in readings} == {"EMU-GL-001"}
+    assert all(r["time_source"] == "device" for r in readings)
+
+
+def test_scan_lists_the_emulated_devices():
+    result = linli("ble", "scan", "--emulate", "2", "--seconds", "0.5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = sorted(line.split("  ", 1)[1] for line in result.stdout.splitlines())
+    assert names == ["BP Monitor 1", "BP Monitor 2", "Glucose Meter 1", "Glucose Meter 2"]
+
+
+def test_collect_with_a_broken_configuration_is_one_line(tmp_path: Path):
+    config = tmp_path / "gateway.toml"
+    config.write_text("service_url = 3\n")
+    result = linli("collect", "--config", str(config), "--emulate", "1", "--rounds", "1")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
