@@ -107,6 +107,10 @@ class GlucoseMeter(EmulatedDevice):
             time_fault=True,
         )
         self.records: list[GlucoseRecord] = []
+        # Quirks for tests: records whose packets arrive garbled (cut short on the air), and
+        # a response code the meter answers every report with instead of doing it.
+        self.garbled: set[int] = set()
+        self.failing_reports: ResponseCode | None = None
         self._procedure: asyncio.Task[None] | None = None
         self._procedure_connection: Connection | None = None
         self._measurement = self.characteristic(
@@ -272,6 +276,9 @@ class GlucoseMeter(EmulatedDevice):
         if op is OpCode.DELETE_STORED_RECORDS:
             chosen = {id(record) for record in selected}
             self.records = [r for r in self.records if id(r) not in chosen]
+        elif self.failing_reports is not None:
+            await self._respond(connection, op, self.failing_reports)
+            return
         else:
             await self._report(connection, selected)
         await self._respond(connection, op, ResponseCode.SUCCESS)
@@ -279,6 +286,8 @@ class GlucoseMeter(EmulatedDevice):
     async def _report(self, connection: Connection, records: list[GlucoseRecord]) -> None:
         for record in records:
             packet = encode_glucose_measurement(record.measurement)
+            if record.sequence_number in self.garbled:
+                packet = packet[:5]
             await self.device.notify_subscriber(connection, self._measurement, packet)
             if record.context is not None:
                 context = encode_glucose_context(record.context)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devices.bumble_backend import virtual_radio
+from devices.codecs import ResponseCode
 from devices.config import GatewayConfig
 from devices.emulation import BloodPressureMonitor, DeviceClock, EmulatedHome, GlucoseMeter
 from devices.gateway import BleakOptions, read_devices_once, run_gateway
@@ -141,6 +142,26 @@ class TestGlucoseMeter:
         assert 0 < partial < 60
         assert run_once(config, [meter]) == 0
         assert count(db, "glucose_readings") == 60
+
+    def test_garbled_packets_never_become_readings_nor_stop_the_download(self, config, db):
+        meter = meter_with(10)
+        meter.garbled = {3, 7}
+        [result] = read_once(config, [meter])
+        assert (result.new_readings, result.last_sequence, result.error) == (8, 10, None)
+        assert run_once(config, [meter]) == 0
+        sequences = db.execute("SELECT sequence_number FROM glucose_readings ORDER BY 1")
+        assert [row[0] for row in sequences] == [1, 2, 4, 5, 6, 8, 9, 10]
+
+    def test_a_meter_answering_with_an_error_is_retried_next_time(self, config, db):
+        meter = meter_with(6)
+        meter.failing_reports = ResponseCode.PROCEDURE_NOT_COMPLETED
+        [failed] = read_once(config, [meter])
+        assert failed.new_readings == 0
+        assert failed.error is not None
+        assert "PROCEDURE_NOT_COMPLETED" in failed.error
+        meter.failing_reports = None
+        assert run_once(config, [meter]) == 0
+        assert count(db, "glucose_readings") == 6
 
 
 class TestBloodPressureMonitor:
