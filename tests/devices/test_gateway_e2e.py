@@ -19,6 +19,7 @@ from devices.emulation import BloodPressureMonitor, DeviceClock, EmulatedHome, G
 from devices.gateway import BleakOptions, read_devices_once, run_gateway
 from devices.outbox import Outbox
 from devices.sync import SyncResult
+from tests.conftest import LiveServer, free_port
 from tests.factories import assign, community, count, new_gateway, resident
 
 FULING = ZoneInfo("Asia/Shanghai")
@@ -188,3 +189,20 @@ class TestBloodPressureMonitor:
         assert count(db, "glucose_readings") == 5
         device = db.execute("SELECT battery_percent, clock_offset_seconds FROM devices")
         assert all(row[0] is not None for row in device.fetchall())
+
+
+def test_service_unreachable_at_first_gets_everything_later(database_url, settings, tmp_path, db):
+    _, token = new_gateway(database_url, "offline home")
+    port = free_port()
+    config = GatewayConfig(
+        service_url=f"http://127.0.0.1:{port}",
+        token=token,
+        data_dir=tmp_path / "gw",
+        scan_seconds=0.3,
+    )
+    meter = meter_with(25)
+    assert run_once(config, [meter]) == 25  # read, kept in the outbox, nothing delivered
+    assert count(db, "glucose_readings") == 0
+    with LiveServer(settings, port):
+        assert run_once(config, [meter]) == 0
+    assert count(db, "glucose_readings") == 25
