@@ -68,7 +68,6 @@ class BumbleClient(BaseBleakClient):
                 self._peer_address = details
         self._connection: Connection | None = None
         self._peer: Peer | None = None
-        self._disconnecting = False
         self._subscribers: dict[int, Callable[[bytes], None]] = {}
 
     # --- connection ----------------------------------------------------------------
@@ -138,7 +137,6 @@ class BumbleClient(BaseBleakClient):
             raise BleakError(f"Connecting to {self.address} failed: {error}") from error
         self._connection = connection
         self._peer = Peer(connection)
-        self._disconnecting = False
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
         return connection
 
@@ -176,7 +174,7 @@ class BumbleClient(BaseBleakClient):
             log.info("%s: MTU exchange refused: %s", self.address, error)
 
     async def _drop(self, connection: Connection) -> None:
-        self._disconnecting = True
+        # Forgotten first: the disconnection we cause is not reported as unsolicited.
         self._forget(connection)
         await _quietly_disconnect(connection)
 
@@ -193,8 +191,8 @@ class BumbleClient(BaseBleakClient):
         if connection is None:
             return
         self._forget(connection)
-        # Only unsolicited disconnects are reported (bleak's contract for the callback).
-        if not self._disconnecting and self._disconnected_callback is not None:
+        # Only unsolicited disconnects get here (bleak's contract for the callback).
+        if self._disconnected_callback is not None:
             self._disconnected_callback()
 
     async def disconnect(self) -> None:
