@@ -23,6 +23,8 @@ from devices.codecs import (
     SFloat,
 )
 from devices.codecs.date_time import DateTime
+from devices.codecs.glucose import SAMPLE_LOCATIONS, SAMPLE_TYPES
+from devices.codecs.glucose_context import MEALS
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +32,10 @@ NO_USER = 255
 # What meters show as HI and LO, in the units of the Glucose Measurement characteristic.
 GLUCOSE_HI = {"kg/L": 600e-5, "mol/L": 33.3e-3}  # 600 mg/dL, 33.3 mmol/L
 GLUCOSE_LO = {"kg/L": 20e-5, "mol/L": 1.1e-3}  # 20 mg/dL, 1.1 mmol/L
-_SAMPLE_TYPES = {
-    "capillary_whole_blood",
-    "capillary_plasma",
-    "venous_whole_blood",
-    "venous_plasma",
-    "arterial_whole_blood",
-    "arterial_plasma",
-    "undetermined_whole_blood",
-    "undetermined_plasma",
-    "interstitial_fluid",
-    "control_solution",
-}
-_SAMPLE_LOCATIONS = {"finger", "alternate_site", "earlobe", "control_solution", "not_available"}
-_MEALS = {"preprandial", "postprandial", "fasting", "casual", "bedtime"}
+# The codecs' names are the upload API's names; "reserved" codes are not sent.
+_SAMPLE_TYPES = set(SAMPLE_TYPES.values())
+_SAMPLE_LOCATIONS = set(SAMPLE_LOCATIONS.values())
+_MEALS = set(MEALS.values())
 # Measurement Status bit -> the Blood Pressure Feature bit that says the device can detect it.
 _STATUS_FEATURES = {
     "body_movement": "body_movement_detection",
