@@ -6,7 +6,11 @@ One SQLite file in the gateway's data directory holds:
 - `dead_letters`: readings the service refused, with its reason (kept, never retried blindly);
 - `cursors`: per device (and device user) the highest record sequence number stored here, so
   that a download resumes where the last one ended;
-- `device_reports`: the latest metadata of each device (battery, clock offset ...).
+- `device_reports`: the latest metadata of each device (battery, clock offset ...);
+- `seen`: per device the records it has handed over, by the device's own name for them
+  (user, sequence number, its own time stamp). A record the device sends again (a monitor
+  that resends its memory, a meter after its sequence counter wrapped) is not stored again,
+  even when its corrected time came out differently the second time.
 
 Readings and the cursor that covers them are written in one transaction: the cursor never
 moves past a reading that is not on disk. When the outbox reaches its bound it refuses new
@@ -25,11 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devices.readings import Captured
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING = 200_000  # a few months of one home's readings; some tens of MB at most
 WARN_FRACTION = 0.8
 NO_SEQUENCE = -1
+# Records remembered per device: more than a meter or a monitor's memory holds.
+SEEN_PER_DEVICE = 5_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
@@ -56,6 +64,11 @@ CREATE TABLE IF NOT EXISTS cursors (
     last_sequence INTEGER NOT NULL,
     updated_at    REAL NOT NULL,
     PRIMARY KEY (device_serial, user_index)
+);
+CREATE TABLE IF NOT EXISTS seen (
+    device_serial TEXT NOT NULL,
+    identity      TEXT NOT NULL,
+    PRIMARY KEY (device_serial, identity)
 );
 CREATE TABLE IF NOT EXISTS device_reports (
     serial     TEXT PRIMARY KEY,
@@ -156,32 +169,38 @@ class Outbox:
 
     def record(
         self,
-        items: Sequence[Mapping[str, Any]],
+        readings: Sequence[Captured | Mapping[str, Any]],
         *,
         cursors: Sequence[Cursor] = (),
         device_report: Mapping[str, Any] | None = None,
     ) -> int:
         """Store readings (and the cursors and device report that go with them) atomically.
 
-        Returns how many readings were new; one already pending is not stored twice. Raises
+        Returns how many readings were new: one already pending is not stored twice, nor is
+        a record (a `Captured` with an identity) the device handed over before. Raises
         OutboxFull, storing nothing, when the readings would not fit.
         """
         now = time.time()
         with self._transaction() as db:
             pending = self._count(db, "pending")
-            if pending + len(items) > self.max_pending:
+            if pending + len(readings) > self.max_pending:
                 raise OutboxFull(
                     f"outbox holds {pending} readings, bound {self.max_pending}: "
                     "readings stay on the device until uploads make room"
                 )
-            before = db.total_changes
-            db.executemany(
-                """INSERT OR IGNORE INTO pending (device_serial, user_index, sequence_number,
-                                                  measured_at, item, queued_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
-                [(*_key(item), json.dumps(item, ensure_ascii=False), now) for item in items],
-            )
-            added = db.total_changes - before
+            added = 0
+            for reading in readings:
+                if isinstance(reading, Captured):
+                    if not self._first_time(db, reading):
+                        continue
+                    reading = reading.item
+                added += db.execute(
+                    """INSERT OR IGNORE INTO pending (device_serial, user_index, sequence_number,
+                                                      measured_at, item, queued_at)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    (*_key(reading), json.dumps(reading, ensure_ascii=False), now),
+                ).rowcount
+            self._forget_old_records(db, readings)
             for cursor in cursors:
                 db.execute(
                     """INSERT INTO cursors VALUES (?, ?, ?, ?)
@@ -197,6 +216,32 @@ class Outbox:
                 )
         self._warn_if_nearly_full()
         return added
+
+    @staticmethod
+    def _first_time(db: sqlite3.Connection, reading: Captured) -> bool:
+        if reading.identity is None:
+            return True
+        serial = str(reading.item["device_serial"])
+        inserted = db.execute(
+            "INSERT OR IGNORE INTO seen (device_serial, identity) VALUES (?, ?)",
+            (serial, reading.identity),
+        ).rowcount
+        if not inserted:
+            log.info("%s: record %s was handed over before", serial, reading.identity)
+        return bool(inserted)
+
+    @staticmethod
+    def _forget_old_records(
+        db: sqlite3.Connection, readings: Sequence[Captured | Mapping[str, Any]]
+    ) -> None:
+        serials = {str(r.item["device_serial"]) for r in readings if isinstance(r, Captured)}
+        for serial in serials:
+            db.execute(
+                """DELETE FROM seen WHERE device_serial = ? AND rowid <= (
+                       SELECT rowid FROM seen WHERE device_serial = ?
+                       ORDER BY rowid DESC LIMIT 1 OFFSET ?)""",
+                (serial, serial, SEEN_PER_DEVICE),
+            )
 
     def cursor(self, device_serial: str, user_index: int = 255) -> Cursor | None:
         """The stored download position of a device (user), or None before the first sync."""

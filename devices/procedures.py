@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bleak import BleakClient
@@ -38,7 +38,7 @@ from devices.codecs import (
     encode_current_time,
     encode_request,
 )
-from devices.readings import Timing, blood_pressure_item, glucose_item
+from devices.readings import Captured, Timing, blood_pressure_item, glucose_item
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ async def read_device_facts(client: BleakClient) -> DeviceFacts:
 
 
 async def check_clock(client: BleakClient, zone: ZoneInfo) -> ClockCheck | None:
-    """Compare the device's Current Time with the gateway's; set it when off and writable."""
+    """Compare the device's Current Time with the gateway's (None: no usable Current Time)."""
     data = await gatt.read(client, gatt.CURRENT_TIME)
     if data is None:
         return None
@@ -101,15 +101,19 @@ async def check_clock(client: BleakClient, zone: ZoneInfo) -> ClockCheck | None:
     except DecodeError as exc:
         log.warning("%s: unreadable Current Time: %s", client.address, exc)
         return None
-    check = None if device_time is None else ClockCheck(device_time, now, zone)
-    if check is None or check.needs_setting:
-        await _set_clock(client, zone)
-    return check
+    return None if device_time is None else ClockCheck(device_time, now, zone)
 
 
-async def _set_clock(client: BleakClient, zone: ZoneInfo) -> None:
+async def set_clock_if_off(client: BleakClient, check: ClockCheck | None, zone: ZoneInfo) -> None:
+    """Set the device's clock when it is off (or unreadable) and the device lets us.
+
+    Called only after the records stamped by the old clock are safely stored: were the clock
+    set first, a download cut short would leave records whose old stamps nobody can correct.
+    """
     found = gatt.characteristic(client, gatt.CURRENT_TIME)
-    if found is None or "write" not in found.properties:
+    if found is None or (check is not None and not check.needs_setting):
+        return
+    if "write" not in found.properties:
         log.info("%s: clock is off and cannot be set; readings are corrected", client.address)
         return
     local = datetime.now(UTC).astimezone(zone).replace(tzinfo=None)
@@ -132,7 +136,7 @@ async def read_blood_pressure(
     zone: ZoneInfo,
     check: ClockCheck | None,
     idle_seconds: float = 3.0,
-) -> list[dict[str, Any]]:
+) -> list[Captured]:
     """Subscribe to measurements and take what the monitor sends, until it falls silent."""
     feature_data = await gatt.read(client, gatt.BLOOD_PRESSURE_FEATURE)
     feature = None
@@ -143,7 +147,7 @@ async def read_blood_pressure(
             log.warning("%s: unreadable feature: %s", facts.serial, exc)
     queue: asyncio.Queue[tuple[int, gatt.Packet]] = asyncio.Queue()
     await gatt.subscribe(client, queue, gatt.BLOOD_PRESSURE_MEASUREMENT)
-    items: list[dict[str, Any]] = []
+    items: list[Captured] = []
     try:
         while client.is_connected:
             try:
@@ -170,13 +174,28 @@ async def read_blood_pressure(
 
 @dataclass
 class GlucoseDownload:
-    """What a record download brought so far; complete records survive a broken download."""
+    """What a record download brought so far; complete records survive a broken download.
 
-    items: list[dict[str, Any]] = field(default_factory=list)
-    last_sequence: int | None = None
+    With a `checkpoint`, every `checkpoint_every` records are handed to it (to be stored with
+    their cursor) and leave `items`, so a gateway that dies mid-download loses little work.
+    """
+
+    items: list[Captured] = field(default_factory=list)
+    last_sequence: int | None = None  # the newest record stored (start: the cursor)
     bad_packets: int = 0
+    checkpoint: Callable[[GlucoseDownload], None] | None = None
+    checkpoint_every: int = 50
     _pending: dict[int, tuple[GlucoseMeasurement, datetime]] = field(default_factory=dict)
     _contexts: dict[int, GlucoseContext] = field(default_factory=dict)
+
+
+def is_newer(sequence: int, than: int) -> bool:
+    """True when `sequence` comes after `than` on the wrapping uint16 counter.
+
+    After a wrap, ">= last + 1" also returns the old records numbered above the cursor; they
+    must not move the cursor back.
+    """
+    return 0 < (sequence - than) % (LAST_SEQUENCE + 1) < (LAST_SEQUENCE + 1) // 2
 
 
 def _request_after(last_sequence: int | None) -> RacpRequest:
@@ -206,7 +225,10 @@ def _flush(
         )
         if item is not None:
             download.items.append(item)
-        download.last_sequence = sequence
+        if download.last_sequence is None or is_newer(sequence, download.last_sequence):
+            download.last_sequence = sequence
+    if download.checkpoint is not None and len(download.items) >= download.checkpoint_every:
+        download.checkpoint(download)
 
 
 def _take(
@@ -240,12 +262,11 @@ async def download_glucose(
     download: GlucoseDownload,
     *,
     serial: str,
-    last_sequence: int | None,
     zone: ZoneInfo,
     check: ClockCheck | None,
     record_timeout: float = 10.0,
 ) -> ResponseCode:
-    """Ask the meter for the records after `last_sequence` and collect them into `download`.
+    """Ask the meter for the records after `download.last_sequence`; collect them there.
 
     Raises RacpFailed for an error response, ProcedureTimeout when the meter falls silent
     (after sending Abort); what arrived before stays in `download` either way.
@@ -255,7 +276,7 @@ async def download_glucose(
     # Measurement CCCDs first, the control point last, as the profile asks.
     for short in shorts:
         await gatt.subscribe(client, queue, short)
-    request = encode_request(_request_after(last_sequence))
+    request = encode_request(_request_after(download.last_sequence))
     racp = gatt.uuid(gatt.RECORD_ACCESS_CONTROL_POINT)
     try:
         await gatt.secured(client, lambda: client.write_gatt_char(racp, request, response=True))

@@ -47,6 +47,33 @@ _STATUS_FEATURES = {
 
 
 @dataclass(frozen=True)
+class Captured:
+    """An upload item, with the device's own name for the record it came from.
+
+    The identity (user, sequence number and the device's own time stamp) stays the same each
+    time the device sends the record, whatever correction its time got; the outbox remembers
+    it so that a record sent again is not uploaded again. None when the device gave no stamp.
+    """
+
+    item: dict[str, Any]
+    identity: str | None
+
+
+def record_identity(user_index: int, sequence: int | None, stamp: datetime | None) -> str | None:
+    """How the device itself names a record, or None without its own time stamp."""
+    if stamp is None:
+        return None
+    return f"{user_index}|{-1 if sequence is None else sequence}|{stamp.isoformat()}"
+
+
+def _device_stamp(stamp: DateTime | None, minutes: int = 0) -> datetime | None:
+    local = None if stamp is None else stamp.to_datetime()
+    if local is not None and minutes:
+        local = local + timedelta(minutes=minutes)  # GLS user-facing time: base + offset
+    return local
+
+
+@dataclass(frozen=True)
 class Timing:
     """What is needed to time a device's readings: its zone, its clock check, the receipt."""
 
@@ -59,10 +86,7 @@ def _number(value: SFloat | None) -> float | None:
     return None if value is None else value.value
 
 
-def _time(stamp: DateTime | None, timing: Timing, minutes: int = 0) -> dict[str, str]:
-    local = None if stamp is None else stamp.to_datetime()
-    if local is not None and minutes:
-        local = local + timedelta(minutes=minutes)  # GLS user-facing time: base + offset
+def _time(local: datetime | None, timing: Timing) -> dict[str, str]:
     when, source = reading_time(
         local, zone=timing.zone, received_at=timing.received_at, check=timing.check
     )
@@ -89,7 +113,7 @@ def blood_pressure_item(
     serial: str,
     timing: Timing,
     feature: BloodPressureFeature | None = None,
-) -> dict[str, Any] | None:
+) -> Captured | None:
     """The upload item of a Blood Pressure Measurement, or None when it holds no pressures."""
     systolic, diastolic = _number(m.systolic), _number(m.diastolic)
     if systolic is None or diastolic is None:
@@ -100,11 +124,13 @@ def blood_pressure_item(
             m.diastolic.special or diastolic,
         )
         return None
-    return {
+    user = NO_USER if m.user_id is None else m.user_id
+    stamp = _device_stamp(m.time_stamp)
+    item = {
         "kind": "blood_pressure",
         "device_serial": serial,
-        "user_index": NO_USER if m.user_id is None else m.user_id,
-        **_time(m.time_stamp, timing),
+        "user_index": user,
+        **_time(stamp, timing),
         "unit": m.unit,
         "systolic": systolic,
         "diastolic": diastolic,
@@ -112,6 +138,7 @@ def blood_pressure_item(
         "pulse": _number(m.pulse_rate),
         **_status(m, feature),
     }
+    return Captured(item, record_identity(user, None, stamp))
 
 
 def _concentration(m: GlucoseMeasurement, flags: set[str]) -> float | None:
@@ -135,7 +162,7 @@ def glucose_item(
     *,
     serial: str,
     timing: Timing,
-) -> dict[str, Any] | None:
+) -> Captured | None:
     """The upload item of a Glucose Measurement (with its context), or None without a value."""
     flags = set(m.sensor_status.set_names()) if m.sensor_status else set()
     concentration = _concentration(m, flags)
@@ -145,12 +172,13 @@ def glucose_item(
     sample_type = m.sample_type if m.sample_type in _SAMPLE_TYPES else None
     location = m.sample_location if m.sample_location in _SAMPLE_LOCATIONS else None
     meal = context.meal if context is not None and context.meal in _MEALS else None
-    return {
+    stamp = _device_stamp(m.base_time, m.time_offset or 0)
+    item = {
         "kind": "glucose",
         "device_serial": serial,
         "user_index": NO_USER,
         "sequence_number": m.sequence_number,
-        **_time(m.base_time, timing, m.time_offset or 0),
+        **_time(stamp, timing),
         "unit": m.unit,
         "concentration": concentration,
         "meal": meal,
@@ -159,3 +187,4 @@ def glucose_item(
         "sensor_status": sorted(flags),
         "control_solution": "control_solution" in (sample_type, location),
     }
+    return Captured(item, record_identity(NO_USER, m.sequence_number, stamp))

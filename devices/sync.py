@@ -27,6 +27,7 @@ from devices.procedures import (
     download_glucose,
     read_blood_pressure,
     read_device_facts,
+    set_clock_if_off,
 )
 
 log = logging.getLogger(__name__)
@@ -66,28 +67,38 @@ async def _sync_glucose(
 ) -> SyncResult:
     check = await check_clock(client, zone)
     cursor = outbox.cursor(facts.serial, NO_USER)
-    download = GlucoseDownload()
+    report = _report(facts, "glucose", check)
+    stored = 0
+
+    def store(download: GlucoseDownload) -> None:
+        # What arrived is stored before the cursor moves past it, even on a broken link.
+        nonlocal stored
+        cursors = []
+        if download.last_sequence is not None:
+            cursors.append(Cursor(facts.serial, NO_USER, download.last_sequence))
+        stored += outbox.record(download.items, cursors=cursors, device_report=report)
+        download.items.clear()
+
+    start = None if cursor is None else cursor.last_sequence
+    download = GlucoseDownload(last_sequence=start, checkpoint=store)
     problem = None
     try:
         await download_glucose(
             client,
             download,
             serial=facts.serial,
-            last_sequence=None if cursor is None else cursor.last_sequence,
             zone=zone,
             check=check,
         )
     except (RacpFailed, ProcedureTimeout, BleakError, TimeoutError) as exc:
         problem = f"{type(exc).__name__}: {exc}"
     finally:
-        # Whatever arrived is stored before the cursor moves past it, even on a broken link.
-        cursors = []
-        if download.last_sequence is not None:
-            cursors.append(Cursor(facts.serial, NO_USER, download.last_sequence))
-        new = outbox.record(
-            download.items, cursors=cursors, device_report=_report(facts, "glucose", check)
-        )
-    return SyncResult(client.address, facts.serial, "glucose", new, download.last_sequence, problem)
+        store(download)
+    if problem is None:
+        await set_clock_if_off(client, check, zone)
+    return SyncResult(
+        client.address, facts.serial, "glucose", stored, download.last_sequence, problem
+    )
 
 
 async def _sync_blood_pressure(
@@ -96,6 +107,7 @@ async def _sync_blood_pressure(
     check = await check_clock(client, zone)
     items = await read_blood_pressure(client, facts, zone=zone, check=check)
     new = outbox.record(items, device_report=_report(facts, "blood_pressure", check))
+    await set_clock_if_off(client, check, zone)
     return SyncResult(client.address, facts.serial, "blood_pressure", new)
 
 

@@ -110,9 +110,10 @@ class TestGlucoseMeter:
         assert run_once(config, [meter]) == 0
         assert count(db, "glucose_readings") == 4
         meter.add_record(mg_per_dl=120, taken_at=days_ago(0.01))  # sequence 2
+        # After the wrap the meter sends 65534 and 65535 again; the gateway knows them.
+        [second] = read_once(config, [meter])
+        assert (second.new_readings, second.error) == (1, None)
         assert run_once(config, [meter]) == 0
-        # ">= 3" after the wrap also brings 65534 and 65535 again: the service answers
-        # "duplicate" for them, so the database holds each reading once.
         assert count(db, "glucose_readings") == 5
         with Outbox(config.outbox_path) as outbox:
             cursor = outbox.cursor("GLM-0001")
@@ -143,6 +144,35 @@ class TestGlucoseMeter:
         assert 0 < partial < 60
         assert run_once(config, [meter]) == 0
         assert count(db, "glucose_readings") == 60
+
+    def test_a_fast_clock_is_set_only_after_its_records_are_stored(self, config, db):
+        # A meter three hours fast: its stamps need correcting until the gateway sets it.
+        fast = DeviceClock(fuling_now, skew=dt.timedelta(hours=3))
+        meter = GlucoseMeter(clock=fast, record_interval=0.02)
+        taken = [days_ago(2 - n * 0.02) for n in range(60)]
+        for when in taken:
+            meter.add_record(mg_per_dl=100, taken_at=when + dt.timedelta(hours=3))
+
+        async def cut(home: EmulatedHome, options: BleakOptions) -> int:
+            with Outbox(config.outbox_path) as outbox:
+                task = asyncio.create_task(read_devices_once(config, outbox, FULING, options))
+                while not meter.procedure_running:  # noqa: ASYNC110 - the meter's own state
+                    await asyncio.sleep(0.005)
+                await asyncio.sleep(0.3)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                return outbox.stats().pending
+
+        assert 0 < in_home([meter], cut) < 60
+        assert fast.skew >= dt.timedelta(hours=3)  # not set while records remain unread
+        assert run_once(config, [meter]) == 0
+        assert abs(fast.skew) < dt.timedelta(seconds=5)  # set once everything was stored
+        rows = db.execute("SELECT measured_at FROM glucose_readings ORDER BY sequence_number")
+        stored = [row[0] for row in rows.fetchall()]
+        expected = [when.replace(tzinfo=FULING) for when in taken]
+        assert len(stored) == 60
+        errors = [abs(a - b) for a, b in zip(stored, expected, strict=True)]
+        assert max(errors) < dt.timedelta(seconds=5)
 
     def test_garbled_packets_never_become_readings_nor_stop_the_download(self, config, db):
         meter = meter_with(10)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from devices import outbox as outbox_module
 from devices.outbox import Cursor, Outbox, OutboxFull
+from devices.readings import Captured
 from tests.factories import blood_pressure, glucose
 
 
@@ -30,6 +32,25 @@ class TestRecord:
             outbox.record([blood_pressure(), glucose(sequence=1)])
             assert outbox.record([blood_pressure(), glucose(sequence=1), glucose(sequence=2)]) == 1
             assert outbox.stats().pending == 3
+
+    def test_a_record_the_device_sends_again_is_not_uploaded_again(self, path):
+        # Same record, another corrected time (the clock offset was measured again).
+        first = Captured(glucose(sequence=7, minutes=0), "255|7|2026-11-20T07:30:00")
+        again = Captured(glucose(sequence=7, minutes=1), "255|7|2026-11-20T07:30:00")
+        with Outbox(path) as outbox:
+            assert outbox.record([first]) == 1
+            outbox.settle([p.id for p in outbox.next_batch(10)], {})  # delivered
+            assert outbox.record([again]) == 0
+            assert outbox.stats().pending == 0
+
+    def test_remembered_records_are_bounded_per_device(self, path, monkeypatch):
+        monkeypatch.setattr(outbox_module, "SEEN_PER_DEVICE", 3)
+        records = [Captured(glucose(sequence=i, minutes=i), f"255|{i}|t{i}") for i in range(6)]
+        with Outbox(path) as outbox:
+            outbox.record(records)
+            outbox.settle([p.id for p in outbox.next_batch(10)], {})
+            assert outbox.record(records[3:]) == 0  # the newest three are remembered
+            assert outbox.record(records[:1]) == 1  # the oldest was forgotten
 
     def test_readings_come_out_in_order_of_measurement(self, path):
         with Outbox(path) as outbox:
