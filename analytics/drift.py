@@ -1,0 +1,78 @@
+"""Personal-baseline drift: a sustained rise of daily mean systolic pressure over a resident's
+own usual level, found by a one-sided CUSUM.
+
+The baseline is the median of the daily means in the weeks before the recent window, its
+spread 1.4826 x their median absolute deviation (a robust standard deviation), floored. Over
+the recent window the CUSUM S = max(0, S + x - baseline - k), with k half the rise worth
+telling (Page's choice for a shift of 2k), signals when S passes `h` spreads. Too little data
+in either window gives no verdict at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analytics.thresholds import Thresholds
+
+MAD_TO_SD = 1.4826
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """A resident's usual daily mean systolic pressure."""
+
+    level: float
+    spread: float
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A sustained rise: the evidence a doctor needs."""
+
+    baseline: float
+    spread: float
+    level: float  # mean of the daily means since the rise began
+    began: int  # date ordinal of the first day of the rise
+    statistic: float  # the CUSUM value, mmHg
+
+
+def baseline(days: np.ndarray, means: np.ndarray, today: int, th: Thresholds) -> Baseline | None:
+    """The baseline from the days before the recent window, or None with too few of them."""
+    recent_start = today - th.drift_recent_days
+    chosen = (days >= recent_start - th.drift_baseline_days) & (days < recent_start)
+    values = means[chosen]
+    if values.size < th.drift_min_baseline_days:
+        return None
+    level = float(np.median(values))
+    spread = max(MAD_TO_SD * float(np.median(np.abs(values - level))), th.drift_min_spread)
+    return Baseline(level, spread, int(values.size))
+
+
+def cusum(
+    days: np.ndarray, means: np.ndarray, today: int, usual: Baseline, th: Thresholds
+) -> Drift | None:
+    """The rise over `usual` in the recent window, if the CUSUM signals it today."""
+    chosen = (days >= today - th.drift_recent_days) & (days < today)
+    recent_days, recent_means = days[chosen], means[chosen]
+    if recent_days.size < th.drift_min_recent_days:
+        return None
+    slack = th.drift_shift / 2
+    statistic, began = 0.0, int(recent_days[0])
+    for day, value in zip(recent_days.tolist(), recent_means.tolist(), strict=True):
+        if statistic == 0.0:
+            began = day
+        statistic = max(0.0, statistic + value - usual.level - slack)
+    if statistic <= th.drift_threshold_spreads * usual.spread:
+        return None
+    rising = recent_means[recent_days >= began]
+    level = float(np.mean(rising))
+    return Drift(usual.level, usual.spread, round(level, 1), began, round(statistic, 1))
+
+
+def recent_level(days: np.ndarray, means: np.ndarray, today: int, th: Thresholds) -> float | None:
+    """The mean of the daily means of the last week, or None without any."""
+    chosen = (days >= today - 7) & (days < today)
+    return float(np.mean(means[chosen])) if chosen.any() else None
