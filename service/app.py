@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager, suppress
 from typing import Any
 
 import anyio
@@ -16,6 +17,7 @@ from fastapi_offline import FastAPIOffline
 from service import health
 from service.admin import endpoints as admin_endpoints
 from service.database import database_conninfo, detect_mode, open_pool
+from service.detection.jobs import DetectionJobs
 from service.errors import LinliError
 from service.ingest import endpoints as ingest_endpoints
 from service.migrate import migrate
@@ -40,12 +42,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 report = await migrate(conninfo)
                 if report.applied:
                     log.info("applied migrations: %s", ", ".join(report.applied))
-            async with open_pool(conninfo, settings) as pool:
+            async with (
+                open_pool(conninfo, settings) as pool,
+                DetectionJobs(pool).opened() as jobs,
+            ):
                 async with pool.connection() as conn:
                     app.state.mode = await detect_mode(conn)
                 app.state.pool = pool
+                app.state.detection = jobs
+                worker = asyncio.create_task(jobs.run_worker()) if settings.run_worker else None
                 log.info("Linli ready; database mode %s", app.state.mode)
-                yield
+                try:
+                    yield
+                finally:
+                    if worker is not None:
+                        worker.cancel()
+                        with suppress(asyncio.CancelledError):
+                            await worker
 
     # The API pages (/docs, /redoc) load their scripts from the installed package, never from
     # a CDN: Linli runs on networks without Internet access.

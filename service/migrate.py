@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from service.database import DatabaseMode, detect_mode
+from service.detection.jobs import apply_job_schema
 from service.errors import LinliError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -133,6 +134,9 @@ async def migrate(conninfo: str, migrations: list[Migration] | None = None) -> M
                         (migration.version, migration.name, str(mode)),
                     )
                 applied.append(f"{migration.version:04d}_{migration.name}")
+            async with conn.transaction():
+                if await apply_job_schema(conn):
+                    applied.append("job queue (procrastinate)")
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
     latest = max((m.version for m in todo), default=0)

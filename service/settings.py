@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         description="A reading timed further than this in the future is flagged as a clock"
         " problem.",
     )
+    run_worker: bool = Field(
+        default=True,
+        description="Run the background jobs (detection) inside `linli serve`; turn off when"
+        " separate `linli worker` processes run them.",
+    )
     migrate_on_start: bool = Field(
         default=True, description="Apply pending migrations when the service starts."
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -40,10 +41,14 @@ if os.environ.get("CI"):
 
 
 @pytest.fixture(scope="session")
-def server_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_conninfo() -> Iterator[str]:
     """Conninfo of a maintenance database on the embedded test server."""
-    data_dir = tmp_path_factory.mktemp("pg")
-    with embedded_server(data_dir, "postgres") as conninfo:
+    # Not under pytest's basetemp: another pytest run on the machine prunes old basetemps,
+    # and would delete a running server's data directory with them.
+    with (
+        tempfile.TemporaryDirectory(prefix="linli-test-pg-") as data_dir,
+        embedded_server(Path(data_dir), "postgres") as conninfo,
+    ):
         yield conninfo
 
 

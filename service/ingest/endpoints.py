@@ -64,7 +64,8 @@ async def post_readings(
     batch = parse_batch(body, settings.max_batch_readings)
     skew = timedelta(seconds=settings.clock_skew_seconds)
     # Already in BatchResult's shape: serialised directly, not validated again.
-    answer = await ingest_batch(pool, gateway.id, batch, skew)
+    detection = request.app.state.detection
+    answer = await ingest_batch(pool, gateway.id, batch, skew, stored_for=detection.wake)
     return Response(orjson.dumps(answer), media_type="application/json")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -157,27 +157,39 @@ _KEY_COLUMNS = (
 )
 
 
-def _insert_sql(table: str, columns: tuple[tuple[str, str], ...]) -> sql.Composed:
+def _insert_sql(kind: str, table: str, columns: tuple[tuple[str, str], ...]) -> sql.Composed:
     every = _KEY_COLUMNS + columns
+    # A reading stored for a resident is queued for detection in the same statement.
     return sql.SQL(
         """
-        INSERT INTO {table} (device_id, user_index, sequence_number, measured_at, resident_id,
-                             time_problem, {columns})
-        SELECT s.device_id, s.user_index, s.sequence_number,
-               TIMESTAMPTZ 'epoch' + s.measured_us * INTERVAL '1 microsecond', du.resident_id,
-               CASE WHEN TIMESTAMPTZ 'epoch' + s.measured_us * INTERVAL '1 microsecond'
-                         > now() + %s THEN 'future' END,
-               {values}
-        FROM json_to_recordset(%s::json) AS s({names})
-        LEFT JOIN device_users du
-               ON du.device_id = s.device_id AND du.user_index = s.user_index
-        ORDER BY s.device_id, s.user_index, s.sequence_number, s.measured_us
-        ON CONFLICT (device_id, user_index, sequence_number, measured_at) DO NOTHING
-        RETURNING device_id, user_index, sequence_number,
-                  (extract(epoch FROM measured_at) * 1000000)::bigint
+        WITH stored AS (
+            INSERT INTO {table} (device_id, user_index, sequence_number, measured_at,
+                                 resident_id, time_problem, {columns})
+            SELECT s.device_id, s.user_index, s.sequence_number,
+                   TIMESTAMPTZ 'epoch' + s.measured_us * INTERVAL '1 microsecond',
+                   du.resident_id,
+                   CASE WHEN TIMESTAMPTZ 'epoch' + s.measured_us * INTERVAL '1 microsecond'
+                             > now() + %s THEN 'future' END,
+                   {values}
+            FROM json_to_recordset(%s::json) AS s({names})
+            LEFT JOIN device_users du
+                   ON du.device_id = s.device_id AND du.user_index = s.user_index
+            ORDER BY s.device_id, s.user_index, s.sequence_number, s.measured_us
+            ON CONFLICT (device_id, user_index, sequence_number, measured_at) DO NOTHING
+            RETURNING device_id, user_index, sequence_number, measured_at, resident_id
+        ), queued AS (
+            INSERT INTO readings_to_check (resident_id, kind, device_id, user_index,
+                                           sequence_number, measured_at)
+            SELECT resident_id, {kind}, device_id, user_index, sequence_number, measured_at
+            FROM stored WHERE resident_id IS NOT NULL
+        )
+        SELECT device_id, user_index, sequence_number,
+               (extract(epoch FROM measured_at) * 1000000)::bigint, resident_id
+        FROM stored
         """
     ).format(
         table=sql.Identifier(table),
+        kind=sql.Literal(kind),
         columns=sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
         values=sql.SQL(", ").join(sql.Identifier("s", name) for name, _ in columns),
         names=sql.SQL(", ").join(
@@ -186,27 +198,41 @@ def _insert_sql(table: str, columns: tuple[tuple[str, str], ...]) -> sql.Compose
     )
 
 
-_INSERT_SQL = {kind: _insert_sql(table, columns) for kind, (table, columns) in TABLES.items()}
+_INSERT_SQL = {kind: _insert_sql(kind, table, columns) for kind, (table, columns) in TABLES.items()}
 _COLUMN_NAMES = {
     kind: tuple(name for name, _ in _KEY_COLUMNS + columns) for kind, (_, columns) in TABLES.items()
 }
 
 
+@dataclass
+class Stored:
+    """What one insert stored: the readings' keys, and the residents they belong to."""
+
+    keys: set[ReadingKey] = field(default_factory=set)
+    residents: set[int] = field(default_factory=set)
+
+
 async def insert_readings(
     conn: AsyncConnection[Any], kind: str, rows: list[tuple[Any, ...]], skew: timedelta
-) -> set[ReadingKey]:
-    """Insert rows (key columns first, then the kind's columns); return the keys stored now.
+) -> Stored:
+    """Insert rows (key columns first, then the kind's columns); say what was stored now.
 
     A row whose key is already stored, or repeated in `rows`, is skipped: that is what makes
-    a resend, or two identical batches at once, store each reading exactly once.
+    a resend, or two identical batches at once, store each reading exactly once. A stored
+    reading of a known resident is queued for detection in the same statement.
     """
     if not rows:
-        return set()
+        return Stored()
     # One JSON document, parsed by PostgreSQL in C: far cheaper than dumping arrays in Python.
     names = _COLUMN_NAMES[kind]
     document = orjson.dumps([dict(zip(names, row, strict=True)) for row in rows])
     cur = await conn.execute(_INSERT_SQL[kind], [skew, document.decode()])
-    return {(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()}
+    stored = Stored()
+    for row in await cur.fetchall():
+        stored.keys.add((row[0], row[1], row[2], row[3]))
+        if row[4] is not None:
+            stored.residents.add(row[4])
+    return stored
 
 
 async def touch_gateway(conn: AsyncConnection[Any], gateway_id: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,7 +116,11 @@ Outcome = tuple[int, str, str | None]
 
 
 async def _store(
-    conn: psycopg.AsyncConnection[Any], gateway_id: int, batch: ParsedBatch, skew: timedelta
+    conn: psycopg.AsyncConnection[Any],
+    gateway_id: int,
+    batch: ParsedBatch,
+    skew: timedelta,
+    residents: set[int],
 ) -> list[Outcome]:
     devices = await upsert_devices(conn, gateway_id, _device_rows(batch))
     results: list[Outcome] = []
@@ -136,9 +141,11 @@ async def _store(
     stored = {
         kind: await insert_readings(conn, kind, kind_rows, skew) for kind, kind_rows in rows.items()
     }
+    for kind_stored in stored.values():
+        residents.update(kind_stored.residents)
     for index, kind, key in keyed:
-        if key in stored[kind]:
-            stored[kind].discard(key)  # a repeat of the key later in this batch is a duplicate
+        if key in stored[kind].keys:
+            stored[kind].keys.discard(key)  # a repeat of the key later in this batch is a duplicate
             results.append((index, "accepted", None))
         else:
             results.append((index, "duplicate", None))
@@ -147,20 +154,28 @@ async def _store(
 
 
 async def ingest_batch(
-    pool: AsyncConnectionPool, gateway_id: int, batch: ParsedBatch, skew: timedelta
+    pool: AsyncConnectionPool,
+    gateway_id: int,
+    batch: ParsedBatch,
+    skew: timedelta,
+    stored_for: Callable[[set[int]], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Store the good readings of a batch in one transaction; answer for every reading.
 
-    The answer is the JSON-ready form of BatchResult.
+    After the commit, `stored_for` hears which residents got new readings (detection is
+    woken for them). The answer is the JSON-ready form of BatchResult.
     """
     for attempt in range(1, _ATTEMPTS + 1):
+        residents: set[int] = set()
         try:
             async with pool.connection() as conn, conn.transaction():
-                outcomes = await _store(conn, gateway_id, batch, skew)
+                outcomes = await _store(conn, gateway_id, batch, skew, residents)
             break
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
             if attempt == _ATTEMPTS:
                 raise
+    if stored_for is not None and residents:
+        await stored_for(residents)
     outcomes.extend((r.index, r.status, r.reason) for r in batch.rejected)
     outcomes.sort()
     counts = Counter(status for _, status, _ in outcomes)

@@ -35,7 +35,8 @@ class TestMigrate:
     def test_fresh_database_gets_the_whole_schema(self, empty_database_url):
         report = asyncio.run(migrate(empty_database_url))
         assert report.mode == DatabaseMode.POSTGRESQL
-        assert report.applied == [f"{m.version:04d}_{m.name}" for m in load_migrations()]
+        versions = [f"{m.version:04d}_{m.name}" for m in load_migrations()]
+        assert report.applied == [*versions, "job queue (procrastinate)"]
         assert {
             "communities",
             "grids",
@@ -49,6 +50,11 @@ class TestMigrate:
             "glucose_readings",
             "daily_blood_pressure",
             "daily_glucose",
+            "readings_to_check",
+            "detection_states",
+            "findings",
+            "alerts",
+            "procrastinate_jobs",
         } <= tables(empty_database_url)
 
     def test_applied_twice_changes_nothing(self, empty_database_url):
@@ -62,7 +68,8 @@ class TestMigrate:
         with ThreadPoolExecutor(max_workers=6) as pool:
             reports = list(pool.map(lambda _: asyncio.run(migrate(empty_database_url)), range(6)))
         applied = [name for report in reports for name in report.applied]
-        assert sorted(applied) == sorted(f"{m.version:04d}_{m.name}" for m in load_migrations())
+        versions = [f"{m.version:04d}_{m.name}" for m in load_migrations()]
+        assert sorted(applied) == sorted([*versions, "job queue (procrastinate)"])
         assert [v for v, _ in recorded(empty_database_url)] == [
             m.version for m in load_migrations()
         ]

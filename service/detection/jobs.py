@@ -1,0 +1,86 @@
+"""Detection's background jobs on procrastinate (PostgreSQL-backed): any number of workers.
+
+- `detection.check_resident` runs as soon as an upload stored readings for a resident; a
+  queueing lock keeps at most one waiting job per resident, however many uploads arrive.
+- `detection.tick` runs every minute: it fires what fell due (re-measure windows ending,
+  the daily checks) and sweeps up queued readings whose job was never deferred (a crash
+  between the upload's commit and the deferral), so no reading is left unchecked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import procrastinate
+import psycopg
+from procrastinate.exceptions import AlreadyEnqueued
+from psycopg_pool import AsyncConnectionPool
+
+from service.detection.service import check_all_queued, check_resident, run_due
+
+log = logging.getLogger(__name__)
+QUEUE = "detection"
+
+
+class DetectionJobs:
+    """The job app of detection, bound to the service's connection pool."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.pool = pool
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+        retry = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
+        self._check = self.app.task(name="detection.check_resident", queue=QUEUE, retry=retry)(
+            self._check_resident
+        )
+        tick = self.app.task(name="detection.tick", queue=QUEUE)(self._tick)
+        self.app.periodic(cron="* * * * *", periodic_id="detection")(tick)
+
+    async def _check_resident(self, resident_id: int) -> None:
+        findings = await check_resident(self.pool, resident_id)
+        if findings:
+            log.info("resident %d: %d findings", resident_id, len(findings))
+
+    async def _tick(self, timestamp: int) -> None:
+        swept = await check_all_queued(self.pool)
+        due = await run_due(self.pool, self.clock())
+        if swept or due:
+            log.info("detection tick: %d residents swept, %d advanced", swept, due)
+
+    async def wake(self, residents: set[int]) -> None:
+        """Ask for the residents' new readings to be checked (after the upload committed)."""
+        for resident_id in sorted(residents):
+            job = self._check.configure(queueing_lock=f"detection-check-{resident_id}")
+            try:
+                await job.defer_async(resident_id=resident_id)
+            except AlreadyEnqueued:
+                pass  # a waiting job will see these readings too
+            except psycopg.Error as exc:  # the tick's sweep checks them within a minute
+                log.warning("resident %d: detection job not deferred: %s", resident_id, exc)
+
+    @asynccontextmanager
+    async def opened(self) -> AsyncIterator[DetectionJobs]:
+        """The job app open on the service's pool."""
+        async with self.app.open_async(pool=self.pool):
+            yield self
+
+    async def run_worker(self, **options: Any) -> None:
+        """Run detection jobs until cancelled (options go to procrastinate's worker)."""
+        await self.app.run_worker_async(queues=[QUEUE], install_signal_handlers=False, **options)
+
+
+async def apply_job_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Create procrastinate's tables when they are missing; True when it did."""
+    cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+    row = await cur.fetchone()
+    if row is not None and row[0]:
+        return False
+    schema = procrastinate.App(connector=procrastinate.PsycopgConnector()).schema_manager
+    await conn.execute(schema.get_schema())
+    return True

@@ -1,0 +1,245 @@
+"""Live detection on the real database: uploads are checked, alerts open, rise and clear, and
+the live service raises the very findings the offline replay raises for the same readings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from analytics.readings import Condition, Kind, Profile, Reading
+from analytics.replay import replay_resident
+from analytics.thresholds import DEFAULT_THRESHOLDS
+from service.detection.service import check_resident
+from service.settings import Settings
+from tests.conftest import LiveServer
+from tests.factories import assign, community, new_gateway, resident
+
+# Residents' readings in these tests are a few days old at most; a large stale limit lets the
+# replay (which has no receipt times) and the live service (which has) judge them alike.
+SETTINGS = {"stale_hours": 24 * 365}
+
+
+@dataclass
+class Home:
+    """A resident with a monitor and a meter behind one gateway, and the API to upload to."""
+
+    api: httpx.Client
+    token: str
+    resident_id: int
+
+    def upload(self, *readings: Reading) -> None:
+        items = [_item(r) for r in readings]
+        answer = self.api.post(
+            "/v1/readings",
+            json={"readings": items},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["rejected"] == 0, answer.text
+
+
+def _item(reading: Reading) -> dict[str, Any]:
+    when = reading.measured_at.isoformat()
+    if reading.kind is Kind.BLOOD_PRESSURE:
+        return {
+            "kind": "blood_pressure",
+            "device_serial": "BP-HOME",
+            "measured_at": when,
+            "unit": "mmHg",
+            "systolic": reading.systolic,
+            "diastolic": reading.diastolic,
+            "pulse": reading.pulse,
+        }
+    return {
+        "kind": "glucose",
+        "device_serial": "GL-HOME",
+        "measured_at": when,
+        "unit": "mmol/L",
+        "concentration": reading.glucose_mmol_l,
+        "meal": None if reading.meal is None else str(reading.meal),
+    }
+
+
+def _start(days_ago: float) -> datetime:
+    return (datetime.now(UTC) - timedelta(days=days_ago)).replace(microsecond=0)
+
+
+def bp(at: datetime, systolic: float, diastolic: float, pulse: float = 72) -> Reading:
+    return Reading("live", at, Kind.BLOOD_PRESSURE, systolic, diastolic, pulse)
+
+
+def glucose(at: datetime, mmol: float) -> Reading:
+    return Reading("live", at, Kind.GLUCOSE, glucose_mmol_l=mmol)
+
+
+def make_home(settings: Settings, db: psycopg.Connection[Any], api: httpx.Client) -> Home:
+    place = community(db)
+    resident_id = resident(db, place)
+    db.execute(
+        "UPDATE residents SET detection_overrides = %s WHERE id = %s",
+        (json.dumps(SETTINGS), resident_id),
+    )
+    _, token = new_gateway(settings.database_url or "", "王家")
+    home = Home(api, token, resident_id)
+    long_ago = _start(400)  # registers both devices; before the resident had them
+    home.upload(bp(long_ago, 120, 80), glucose(long_ago, 6.0))
+    assign(settings.database_url or "", "BP-HOME", resident_id)
+    assign(settings.database_url or "", "GL-HOME", resident_id)
+    return home
+
+
+@pytest.fixture
+def quiet_settings(settings: Settings) -> Settings:
+    """Settings of a service whose jobs the test runs itself, on its own clock."""
+    return settings.model_copy(update={"run_worker": False})
+
+
+@pytest.fixture
+def home(quiet_settings: Settings, db: psycopg.Connection[Any]) -> Iterator[Home]:
+    with (
+        LiveServer(quiet_settings) as server,
+        httpx.Client(base_url=server.url, timeout=30) as api,
+    ):
+        yield make_home(quiet_settings, db, api)
+
+
+def run(database_url: str, resident_id: int, now: datetime | None = None) -> list[Any]:
+    async def main() -> list[Any]:
+        async with AsyncConnectionPool(database_url, min_size=1, max_size=2) as pool:
+            return await check_resident(pool, resident_id, now)
+
+    return asyncio.run(main())
+
+
+def alerts(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    return db.execute("SELECT rule, severity, state FROM alerts ORDER BY id").fetchall()
+
+
+class TestLiveAlerts:
+    def test_an_uploaded_crisis_opens_one_alert_that_rises_and_clears(self, home, db, settings):
+        start = _start(2)
+        home.upload(bp(start, 186, 100))  # a first urgent reading: the window opens
+        run(settings.database_url, home.resident_id, start + timedelta(minutes=1))
+        assert alerts(db) == []
+        home.upload(bp(start + timedelta(minutes=3), 184, 104))  # confirmed
+        run(settings.database_url, home.resident_id)
+        assert alerts(db) == [("bp.urgent", "urgent", "open")]
+        home.upload(bp(start + timedelta(hours=1), 182, 100))  # again: nothing new
+        run(settings.database_url, home.resident_id)
+        assert alerts(db) == [("bp.urgent", "urgent", "open")]
+        home.upload(bp(start + timedelta(hours=2), 205, 100))  # extreme: its own alert
+        run(settings.database_url, home.resident_id)
+        assert alerts(db) == [("bp.urgent", "urgent", "open"), ("bp.crisis", "critical", "open")]
+        home.upload(bp(start + timedelta(hours=3), 150, 90))  # below the line: all clear
+        run(settings.database_url, home.resident_id)
+        assert alerts(db) == [
+            ("bp.urgent", "urgent", "resolved"),
+            ("bp.crisis", "critical", "resolved"),
+        ]
+        statuses = db.execute("SELECT rule, status FROM findings ORDER BY id").fetchall()
+        assert statuses == [
+            ("bp.urgent", "open"),
+            ("bp.crisis", "open"),
+            ("bp.crisis", "cleared"),
+            ("bp.urgent", "cleared"),
+        ]
+
+    def test_severity_rises_on_the_open_alert(self, home, db, settings):
+        start = _start(1)
+        home.upload(glucose(start, 3.5))
+        run(settings.database_url, home.resident_id)
+        home.upload(glucose(start + timedelta(minutes=20), 3.7))
+        run(settings.database_url, home.resident_id)
+        assert alerts(db) == [("glucose.hypo.level1", "warning", "open")]
+        home.upload(glucose(start + timedelta(minutes=40), 2.7))
+        run(settings.database_url, home.resident_id)
+        assert alerts(db) == [
+            ("glucose.hypo.level1", "warning", "open"),
+            ("glucose.hypo.level2", "critical", "open"),
+        ]
+
+    def test_an_unconfirmed_urgent_reading_is_raised_when_its_window_ends(
+        self, home, db, settings
+    ):
+        start = _start(1)
+        home.upload(bp(start, 190, 95))
+        run(settings.database_url, home.resident_id, start + timedelta(minutes=4))
+        assert alerts(db) == []
+        run(settings.database_url, home.resident_id, start + timedelta(minutes=6))
+        row = db.execute("SELECT rule, severity, at, evidence FROM findings").fetchone()
+        assert row is not None
+        assert row[:3] == ("bp.urgent", "urgent", start + timedelta(minutes=5))
+        assert row[3]["confirmed"] is False
+
+    def test_a_reading_upload_resent_is_checked_once(self, home, db, settings):
+        reading = glucose(_start(1), 2.5)
+        home.upload(reading)
+        home.upload(reading)  # a gateway resending after a lost answer
+        run(settings.database_url, home.resident_id)
+        run(settings.database_url, home.resident_id)
+        assert db.execute("SELECT count(*) FROM findings").fetchone() == (1,)
+        assert db.execute("SELECT count(*) FROM readings_to_check").fetchone() == (0,)
+
+
+def test_the_worker_checks_an_upload_without_being_asked(settings, db):
+    with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as api:
+        home = make_home(settings, db, api)
+        home.upload(glucose(_start(0.1), 2.6))
+        deadline = time.monotonic() + 30
+        while not alerts(db) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert alerts(db) == [("glucose.hypo.level2", "critical", "open")]
+
+
+def _series(start: datetime) -> list[Reading]:
+    """Three weeks of a resident's life: routine days, a crisis, a low, an unconfirmed high,
+    a silence, and pressure creeping up."""
+    readings = []
+    for day in range(21):
+        morning = start + timedelta(days=day, hours=23)  # 07:00 in Fuling
+        if 9 <= day <= 13:
+            continue  # five silent days
+        rise = 25 if day >= 15 else 0
+        readings.append(bp(morning, 132 + rise + day % 3, 84, 70))
+        readings.append(glucose(morning + timedelta(minutes=10), 6.2 + (day % 4) / 10))
+    readings.append(bp(start + timedelta(days=3, hours=11), 208, 112))
+    readings.append(glucose(start + timedelta(days=5, hours=4), 2.9))
+    readings.append(bp(start + timedelta(days=7, hours=12), 185, 96))  # never re-measured
+    return sorted(readings, key=lambda r: r.measured_at)
+
+
+def test_live_and_replay_raise_the_same_findings(home, db, settings):
+    start = datetime.combine(date.today() - timedelta(days=30), datetime.min.time(), UTC)
+    readings = _series(start)
+    for reading in readings:  # the gateway uploads as the resident measures
+        home.upload(reading)
+        run(settings.database_url, home.resident_id, reading.measured_at)
+    until = start + timedelta(days=22)
+    run(settings.database_url, home.resident_id, until)
+    live = db.execute(
+        """SELECT rule, severity, status, at, reading_at FROM findings
+           WHERE resident_id = %s ORDER BY at, id""",
+        (home.resident_id,),
+    ).fetchall()
+
+    profile = Profile(
+        "live", date(1944, 3, 2), frozenset({Condition.HYPERTENSION, Condition.DIABETES})
+    )
+    thresholds = DEFAULT_THRESHOLDS.with_overrides(SETTINGS)
+    replayed = [
+        (f.rule, f.severity.label, str(f.status), f.at, f.reading_at)
+        for f in replay_resident(profile, readings, until=until, thresholds=thresholds)
+    ]
+    assert live == replayed
+    rules = {row[0] for row in live}
+    assert {"bp.crisis", "glucose.hypo.level2", "bp.urgent", "adherence.missed"} <= rules
