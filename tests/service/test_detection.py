@@ -168,9 +168,7 @@ class TestLiveAlerts:
             ("glucose.hypo.level2", "critical", "open"),
         ]
 
-    def test_an_unconfirmed_urgent_reading_is_raised_when_its_window_ends(
-        self, home, db, settings
-    ):
+    def test_an_unconfirmed_urgent_reading_is_raised_when_its_window_ends(self, home, db, settings):
         start = _start(1)
         home.upload(bp(start, 190, 95))
         run(settings.database_url, home.resident_id, start + timedelta(minutes=4))
