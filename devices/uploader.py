@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,8 +75,11 @@ class Uploader:
         batch_size: int = 500,
         backoff: Backoff | None = None,
         sleep: Sleep = asyncio.sleep,
+        heartbeat_seconds: float = 300.0,
     ) -> None:
         self.outbox = outbox
+        self.heartbeat_seconds = heartbeat_seconds
+        self._last_contact: float | None = None
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
         self.batch_size = batch_size
@@ -107,10 +111,30 @@ class Uploader:
             self.backoff.reset()
             if report.delivered or report.refused:
                 log.info("uploaded %d readings, %d refused", report.delivered, report.refused)
+            else:
+                await self.heartbeat_if_quiet()
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=idle_seconds)
             _raise_if_cancelled()
+
+    async def heartbeat_if_quiet(self) -> None:
+        """Tell the service the gateway is alive when it has not heard from it for a while.
+
+        Without it, a home where nobody measures would look like a home whose gateway is off.
+        """
+        now = time.monotonic()
+        if self._last_contact is not None and now - self._last_contact < self.heartbeat_seconds:
+            return
+        try:
+            response = await self.client.post("/v1/heartbeat", headers=self.headers)
+        except httpx.TransportError as exc:
+            log.info("heartbeat not delivered: %s", exc)
+            return
+        if response.status_code == 204:
+            self._last_contact = now
+        else:
+            log.warning("heartbeat refused: %s", _reason(response))
 
     async def _send(
         self, batch: list[PendingReading], report: UploadReport, *, with_devices: bool = True
@@ -149,6 +173,7 @@ class Uploader:
             raise ServiceUnavailable(f"service answered {response.status_code}")
         if response.status_code in (401, 403):
             raise TokenRefused(f"the service refuses this gateway's token: {_reason(response)}")
+        self._last_contact = time.monotonic()
         return response
 
     def _settle(

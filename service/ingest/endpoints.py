@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from service.deps import GatewayDep, PoolDep, SettingsDep
 from service.errors import PayloadTooLarge, UnsupportedMediaType
 from service.ingest.parsing import parse_batch
+from service.ingest.queries import touch_gateway
 from service.ingest.schemas import BatchResult, ReadingBatch
 from service.ingest.service import ingest_batch
 
@@ -67,6 +68,22 @@ async def post_readings(
     detection = request.app.state.detection
     answer = await ingest_batch(pool, gateway.id, batch, skew, stored_for=detection.wake)
     return Response(orjson.dumps(answer), media_type="application/json")
+
+
+@router.post(
+    "/v1/heartbeat",
+    status_code=204,
+    responses={401: {"description": "Unknown or revoked gateway token"}},
+)
+async def post_heartbeat(gateway: GatewayDep, pool: PoolDep) -> Response:
+    """Say the gateway is alive though it has nothing to upload.
+
+    Detection tells a resident who stopped measuring from a home whose gateway is offline by
+    when the gateway was last heard from.
+    """
+    async with pool.connection() as conn:
+        await touch_gateway(conn, gateway.id)
+    return Response(status_code=204)
 
 
 # The body is read by hand (to answer per reading); its schema still belongs in OpenAPI.

@@ -19,7 +19,7 @@ from devices.outbox import Outbox
 from devices.uploader import Backoff, ServiceUnavailable, TokenRefused, Uploader
 from service.settings import Settings
 from tests.conftest import LiveServer, free_port
-from tests.factories import auth, blood_pressure, count, glucose, new_gateway
+from tests.factories import auth, blood_pressure, count, glucose, new_gateway, revoke
 
 
 @pytest.fixture
@@ -92,6 +92,38 @@ class TestDelivery:
         with LiveServer(settings) as server:
             assert upload(server.url, outbox, token, batch_size=100).delivered == 100
         assert count(db, "blood_pressure_readings") == 100
+
+
+class TestHeartbeat:
+    def test_a_gateway_with_nothing_to_send_is_still_heard_from(
+        self, live_server, outbox, database_url, db
+    ):
+        gateway_id, token = new_gateway(database_url, "quiet home")
+
+        async def main() -> None:
+            async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as client:
+                uploader = Uploader(outbox, client, token)
+                wake = asyncio.Event()
+                task = asyncio.create_task(uploader.run(wake, idle_seconds=0.05))
+                for _ in range(200):
+                    row = db.execute(
+                        "SELECT last_seen_at FROM gateways WHERE id = %s", (gateway_id,)
+                    ).fetchone()
+                    if row[0] is not None:
+                        break
+                    await asyncio.sleep(0.05)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+        asyncio.run(main())
+        seen = db.execute("SELECT last_seen_at FROM gateways WHERE id = %s", (gateway_id,))
+        assert seen.fetchone()[0] is not None
+
+    def test_a_heartbeat_with_a_revoked_token_is_refused(self, api, database_url):
+        gateway_id, token = new_gateway(database_url)
+        assert api.post("/v1/heartbeat", headers=auth(token)).status_code == 204
+        revoke(database_url, gateway_id)
+        assert api.post("/v1/heartbeat", headers=auth(token)).status_code == 401
 
 
 class TestServiceAway:
