@@ -74,6 +74,8 @@ def _second_reading(state: ResidentState, reading: Reading, urgent: bool) -> lis
 
 def blood_pressure(state: ResidentState, reading: Reading, th: Thresholds) -> list[Effect]:
     """The blood-pressure and pulse rules for one counted reading."""
+    if reading.systolic is None or reading.diastolic is None:
+        return []  # no pressures, nothing to judge (storage and the CSV never allow it)
     at = reading.measured_at
     systolic, diastolic = reading.systolic or 0.0, reading.diastolic or 0.0
     crisis, urgent = _urgent_line(reading, th)
@@ -150,6 +152,8 @@ def _irregular(state: ResidentState, reading: Reading, th: Thresholds) -> list[E
 
 def glucose(state: ResidentState, reading: Reading, th: Thresholds) -> list[Effect]:
     """The glucose rules for one counted reading."""
+    if reading.glucose_mmol_l is None:
+        return []
     value, at = reading.glucose_mmol_l or 0.0, reading.measured_at
     evidence = {
         "glucose_mmol_l": value,

@@ -44,6 +44,7 @@ class OpenAlert:
 
     severity: Severity
     opened_at: datetime
+    told: tuple[Audience, ...] = ()  # everyone who heard of it: they all hear the all-clear
 
 
 @dataclass(slots=True)
@@ -63,7 +64,9 @@ class AlertBook:
             if candidate.severity <= current.severity:
                 return None  # the open alert already says this
             current.severity = candidate.severity
-            return _finding(resident_id, candidate, Status.RAISED)
+            finding = _finding(resident_id, candidate, Status.RAISED)
+            current.told = _union(current.told, finding.audience)
+            return finding
         last = self.cleared.get(candidate.rule)
         if (
             last is not None
@@ -72,8 +75,9 @@ class AlertBook:
             and candidate.at - last[0] < cooldown
         ):
             return None  # it just cleared; a flapping value is not news
-        self.open[candidate.rule] = OpenAlert(candidate.severity, candidate.at)
-        return _finding(resident_id, candidate, Status.OPEN)
+        finding = _finding(resident_id, candidate, Status.OPEN)
+        self.open[candidate.rule] = OpenAlert(candidate.severity, candidate.at, finding.audience)
+        return finding
 
     def clear(
         self,
@@ -91,8 +95,7 @@ class AlertBook:
             return None
         self.cleared[rule] = (at, current.severity)
         candidate = Candidate(rule, Severity.INFO, at, message, reading_at, evidence or {})
-        audience = RULES[rule].audience_at(current.severity)
-        return _finding(resident_id, candidate, Status.CLEARED, audience)
+        return _finding(resident_id, candidate, Status.CLEARED, current.told)
 
     def apply(self, resident_id: str, effect: Effect, cooldown: timedelta) -> Finding | None:
         """Raise a candidate or clear a rule; the finding to report, if any."""
@@ -115,7 +118,8 @@ class AlertBook:
         """The book as JSON-ready values (the live service stores it with the state)."""
         return {
             "open": {
-                rule: [a.severity.label, a.opened_at.isoformat()] for rule, a in self.open.items()
+                rule: [a.severity.label, a.opened_at.isoformat(), [str(t) for t in a.told]]
+                for rule, a in self.open.items()
             },
             "cleared": {
                 rule: [at.isoformat(), severity.label]
@@ -127,13 +131,21 @@ class AlertBook:
     def from_json(cls, data: dict[str, Any]) -> AlertBook:
         """The book `to_json` wrote."""
         book = cls()
-        for rule, (severity, opened) in data.get("open", {}).items():
+        for rule, (severity, opened, *told) in data.get("open", {}).items():
             book.open[rule] = OpenAlert(
-                Severity.from_label(severity), datetime.fromisoformat(opened)
+                Severity.from_label(severity),
+                datetime.fromisoformat(opened),
+                tuple(Audience(t) for t in told[0])
+                if told
+                else RULES[rule].audience_at(Severity.from_label(severity)),
             )
         for rule, (at, severity) in data.get("cleared", {}).items():
             book.cleared[rule] = (datetime.fromisoformat(at), Severity.from_label(severity))
         return book
+
+
+def _union(first: tuple[Audience, ...], second: tuple[Audience, ...]) -> tuple[Audience, ...]:
+    return tuple(a for a in Audience if a in first or a in second)
 
 
 def _finding(

@@ -57,7 +57,7 @@ def period_status(
     if Condition.HYPERTENSION in watched and total[BP_COUNT] >= th.control_min_readings:
         level = (total[SYSTOLIC] / total[BP_COUNT], total[DIASTOLIC] / total[BP_COUNT])
         target = bp_target(profile, end, th)
-        controlled = level[0] < target[0] and level[1] < target[1]
+        controlled = bool(level[0] < target[0] and level[1] < target[1])  # JSON: no np.bool_
         verdicts.append(Control("bp", controlled, _rounded(level), target, int(total[BP_COUNT])))
     if Condition.DIABETES in watched and total[FASTING_COUNT] >= th.control_min_readings:
         fasting = total[FASTING] / total[FASTING_COUNT]
@@ -65,7 +65,7 @@ def period_status(
         verdicts.append(
             Control(
                 "glucose",
-                fasting < th.fasting_glucose_target,
+                bool(fasting < th.fasting_glucose_target),
                 _rounded((fasting,)),
                 target_glucose,
                 int(total[FASTING_COUNT]),

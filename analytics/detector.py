@@ -50,17 +50,22 @@ class Detector:
 
     def observe(self, reading: Reading, gateway_seen: datetime | None = None) -> list[Finding]:
         """Advance to the reading's time, then check the reading; the findings to report."""
-        findings = self.advance(reading.measured_at, gateway_seen)
         verdict = quality.check(reading, self.th)
+        findings: list[Finding] = []  # an untrusted time must not move the clock (nor fire checks)
+        if verdict.problem is not quality.Problem.CLOCK:
+            findings = self.advance(reading.measured_at, gateway_seen)
         if verdict.problem is not None:
             return findings + self._quality(reading, verdict)
         self._remember(reading)
+        window = self.state.window
         if reading.kind is Kind.BLOOD_PRESSURE:
             effects = acute.blood_pressure(self.state, reading, self.th)
         else:
             effects = acute.glucose(self.state, reading, self.th)
         if _stale(reading, self.th):
-            effects = [_late(effect, reading) for effect in effects]
+            effects = [_late(effect) for effect in effects]
+            if self.state.window is not None and self.state.window is not window:
+                self.state.window.late = True  # its end is as late: for the doctor only too
         back = "Measuring again."
         effects.append(Clear("adherence.missed", reading.measured_at, back, reading.measured_at))
         return findings + self._apply(effects)
@@ -69,20 +74,32 @@ class Detector:
         assert verdict.problem is not None
         counts = self.state.quality
         counts[verdict.problem] = counts.get(verdict.problem, 0) + 1
-        rule = _QUALITY_RULES.get(verdict.problem)
-        if rule is None:
-            return []  # a control-solution check is routine: counted, not reported
         at = reading.measured_at
-        message = "Reading not counted: " + "; ".join(verdict.reasons) + "."
-        evidence = {"reasons": list(verdict.reasons), "kind": str(reading.kind)}
-        return self._apply([Candidate(rule, Severity.INFO, at, message, at, evidence)])
+        effects: list[Effect] = []
+        if verdict.problem is not quality.Problem.CLOCK:
+            # A loose cuff or a meter check still shows the resident measuring.
+            self._measured(at)
+            effects.append(Clear("adherence.missed", at, "Measuring again.", at))
+        rule = _QUALITY_RULES.get(verdict.problem)
+        if rule is not None:  # a control-solution check is routine: counted, not reported
+            message = "Reading not counted: " + "; ".join(verdict.reasons) + "."
+            evidence = {"reasons": list(verdict.reasons), "kind": str(reading.kind)}
+            effects.insert(0, Candidate(rule, Severity.INFO, at, message, at, evidence))
+        return self._apply(effects)
 
-    def _remember(self, reading: Reading) -> None:
-        state, at = self.state, reading.measured_at
+    def _measured(self, at: datetime) -> None:
+        """The resident measured at `at` (whether or not the reading counts)."""
+        state = self.state
         if state.last_reading_at is None or at > state.last_reading_at:
             state.last_reading_at = at
         bisect.insort(state.recent_times, at.timestamp())
         del state.recent_times[:-RHYTHM_READINGS]
+        if state.next_check is None:
+            state.next_check = self._check_after(at)
+
+    def _remember(self, reading: Reading) -> None:
+        state, at = self.state, reading.measured_at
+        self._measured(at)
         day = at.astimezone(self.zone).date().toordinal()
         sums = state.daily.setdefault(day, [0.0] * 5)
         if reading.kind is Kind.BLOOD_PRESSURE:
@@ -92,8 +109,6 @@ class Detector:
         elif reading.meal is Meal.FASTING:
             sums[control.FASTING] += reading.glucose_mmol_l or 0.0
             sums[control.FASTING_COUNT] += 1
-        if state.next_check is None:
-            state.next_check = self._check_after(at)
 
     # --- time -----------------------------------------------------------------
 
@@ -107,12 +122,18 @@ class Detector:
             window = state.window
             due_window = window.ends_at if window is not None else None
             due_check = state.next_check
-            candidates = [t for t in (due_window, due_check) if t is not None and t <= now]
+            # A window ends after its last moment: a re-measurement at 5:00 still counts.
+            candidates = [
+                t
+                for t, ends_after in ((due_window, True), (due_check, False))
+                if t is not None and (t < now if ends_after else t <= now)
+            ]
             if not candidates:
                 break
             if window is not None and due_window == min(candidates):
                 state.window = None
-                findings += self._apply([acute.window_ended(window)])
+                ended = acute.window_ended(window)
+                findings += self._apply([_late(ended) if window.late else ended])
             else:
                 assert due_check is not None
                 findings += self._daily_check(due_check, gateway_seen)
@@ -260,7 +281,7 @@ def _stale(reading: Reading, th: Thresholds) -> bool:
     return received is not None and received - reading.measured_at > timedelta(hours=th.stale_hours)
 
 
-def _late(effect: Effect, reading: Reading) -> Effect:
+def _late(effect: Effect) -> Effect:
     """A finding on a reading that arrived long after it was taken: for the doctor only."""
     if isinstance(effect, Clear):
         return effect

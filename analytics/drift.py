@@ -4,8 +4,9 @@ own usual level, found by a one-sided CUSUM.
 The baseline is the median of the daily means in the weeks before the recent window, its
 spread 1.4826 x their median absolute deviation (a robust standard deviation), floored. Over
 the recent window the CUSUM S = max(0, S + x - baseline - k), with k half the rise worth
-telling (Page's choice for a shift of 2k), signals when S passes `h` spreads. Too little data
-in either window gives no verdict at all.
+telling (Page's choice for a shift of 2k), signals when S passes `h` spreads and the rise has
+lasted several days at a level at least the rise worth telling above the baseline. Too little
+data in either window gives no verdict at all.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def cusum(
         return None
     rising = recent_means[recent_days >= began]
     level = float(np.mean(rising))
+    if rising.size < th.drift_min_recent_days or level - usual.level < th.drift_shift:
+        return None  # a day or two's blip, or a rise smaller than the one worth telling
     return Drift(usual.level, usual.spread, round(level, 1), began, round(statistic, 1))
 
 

@@ -21,7 +21,7 @@ def replay_resident(
     """The findings for `readings` (sorted by time), as the live service would raise them.
 
     The clock stops at `until`; readings after it are not replayed. Without `until` it stops
-    when the last re-measure window would have ended, so no first urgent reading is dropped.
+    just after the last re-measure window would have ended, so no urgent reading is dropped.
     """
     detector = Detector(profile, thresholds)
     last: datetime | None = None
@@ -33,5 +33,5 @@ def replay_resident(
     if until is None:
         if last is None:
             return
-        until = last + timedelta(minutes=thresholds.remeasure_minutes)
+        until = last + timedelta(minutes=thresholds.remeasure_minutes, seconds=1)
     yield from detector.advance(until)

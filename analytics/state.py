@@ -25,6 +25,7 @@ class Window:
     ends_at: datetime
     systolic: float
     diastolic: float
+    late: bool = False  # the first reading arrived too late to call the family about it
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ class ResidentState:
                 window.ends_at.isoformat(),
                 window.systolic,
                 window.diastolic,
+                window.late,
             ],
             "clock": _text(self.clock),
             "next_check": _text(self.next_check),
@@ -84,6 +86,7 @@ class ResidentState:
                 datetime.fromisoformat(window[1]),
                 float(window[2]),
                 float(window[3]),
+                len(window) > 4 and bool(window[4]),
             ),
             clock=_time(data.get("clock")),
             next_check=_time(data.get("next_check")),

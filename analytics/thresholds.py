@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +64,9 @@ class Thresholds:
     drift_baseline_days: int = 28  # [Linli] baseline: the 4 weeks before the recent window
     drift_recent_days: int = 14  # [Linli] the recent window the CUSUM runs over
     drift_min_baseline_days: int = 10  # [Linli] fewer days with readings: no baseline
-    drift_min_recent_days: int = 3  # [Linli] fewer recent days with readings: no finding
-    drift_threshold_spreads: float = 3.0  # [Linli] CUSUM decision interval, in daily spreads
-    drift_min_spread: float = 4.0  # [Linli] floor of the daily spread, mmHg
+    drift_min_recent_days: int = 3  # [Linli] fewer recent days, or days of the rise: no finding
+    drift_threshold_spreads: float = 4.0  # [Linli] CUSUM decision interval, in daily spreads
+    drift_min_spread: float = 8.0  # [Linli] floor of the daily spread (day-to-day SD), mmHg
     # Missed measurements
     missed_min_days: float = 2  # issue default: silence beyond max(2 days, 3x usual gap)
     missed_gap_factor: float = 3
@@ -83,12 +84,25 @@ class Thresholds:
         for key, value in overrides.items():
             if key not in fields:
                 raise ValueError(f"unknown threshold {key!r}")
-            current = getattr(self, key)
-            changes[key] = _checked(key, current, value)
+            whole = fields[key].type in ("int", int)  # the declared type: 180 is a float here
+            changes[key] = _checked(key, getattr(self, key), value, whole)
+        _check_clock_settings(changes)
         return dataclasses.replace(self, **changes)
 
 
-def _checked(key: str, current: Any, value: Any) -> Any:
+def _check_clock_settings(changes: Mapping[str, Any]) -> None:
+    hour = changes.get("daily_check_hour")
+    if hour is not None and not 0 <= hour <= 23:
+        raise ValueError("threshold 'daily_check_hour' takes an hour from 0 to 23")
+    zone = changes.get("time_zone")
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"threshold 'time_zone': unknown time zone {zone!r}") from None
+
+
+def _checked(key: str, current: Any, value: Any, whole: bool) -> Any:
     if isinstance(current, tuple):
         if not (isinstance(value, list | tuple) and len(value) == 2):
             raise ValueError(f"threshold {key!r} takes [low, high]")
@@ -101,11 +115,11 @@ def _checked(key: str, current: Any, value: Any) -> Any:
             raise ValueError(f"threshold {key!r} takes a text")
         return value
     number = _number(key, value)
-    if isinstance(current, int) and not float(number).is_integer():
+    if whole and not float(number).is_integer():
         raise ValueError(f"threshold {key!r} takes a whole number")
     if number < 0:
         raise ValueError(f"threshold {key!r} cannot be negative")
-    return int(number) if isinstance(current, int) else float(number)
+    return int(number) if whole else float(number)
 
 
 def _number(key: str, value: Any) -> float:
