@@ -70,7 +70,7 @@ class AlertBook:
         last = self.cleared.get(candidate.rule)
         if (
             last is not None
-            and candidate.severity < Severity.URGENT
+            and rule.cooldown
             and candidate.severity <= last[1]
             and candidate.at - last[0] < cooldown
         ):

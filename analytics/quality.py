@@ -54,8 +54,14 @@ def _implausible(reading: Reading, th: Thresholds) -> list[str]:
     reasons += _outside("diastolic", reading.diastolic, th.plausible_diastolic)
     reasons += _outside("pulse", reading.pulse, th.plausible_pulse)
     systolic, diastolic = reading.systolic, reading.diastolic
-    if systolic is not None and diastolic is not None and diastolic >= systolic:
-        reasons.append(f"diastolic {diastolic:g} not below systolic {systolic:g}")
+    if systolic is not None and diastolic is not None:
+        low, high = th.plausible_pulse_pressure
+        if diastolic >= systolic:
+            reasons.append(f"diastolic {diastolic:g} not below systolic {systolic:g}")
+        elif not low <= systolic - diastolic <= high:
+            reasons.append(
+                f"systolic minus diastolic {systolic - diastolic:g} outside {low:g}-{high:g}"
+            )
     return reasons
 
 

@@ -23,6 +23,9 @@ class Rule:
     id: str
     description: str
     audience: dict[Severity, tuple[Audience, ...]]
+    # Slow patterns (drift, control, silences) wait out a cooldown before they reopen; a
+    # dangerous reading never waits: every low sugar is news, however soon after the last.
+    cooldown: bool = False
 
     @property
     def is_record(self) -> bool:
@@ -51,6 +54,7 @@ _RULES = [
         "pulse.irregular",
         "irregular pulse flagged 3 times within 14 days: a note for the doctor",
         {Severity.INFO: DOCTOR},
+        cooldown=True,
     ),
     Rule("glucose.hypo.level1", "glucose below 3.9 mmol/L", {Severity.WARNING: BOTH}),
     Rule("glucose.hypo.level2", "glucose below 3.0 mmol/L", {Severity.CRITICAL: BOTH}),
@@ -59,31 +63,37 @@ _RULES = [
         "glucose.hyper.repeated",
         "glucose at or above 13.9 mmol/L 3 times within 7 days",
         {Severity.WARNING: DOCTOR},
+        cooldown=True,
     ),
     Rule(
         "bp.uncontrolled",
         "mean blood pressure above target two 7-day periods in a row: follow up",
         {Severity.WARNING: DOCTOR},
+        cooldown=True,
     ),
     Rule(
         "glucose.uncontrolled",
         "mean fasting glucose at or above 7.0 mmol/L two 7-day periods in a row: follow up",
         {Severity.WARNING: DOCTOR},
+        cooldown=True,
     ),
     Rule(
         "bp.drift.up",
         "daily systolic pressure risen and staying above the personal baseline",
         {Severity.WARNING: DOCTOR},
+        cooldown=True,
     ),
     Rule(
         "adherence.missed",
         "no measurement for longer than usual: family checks in (info), then the doctor (warning)",
         {Severity.INFO: FAMILY, Severity.WARNING: DOCTOR},
+        cooldown=True,
     ),
     Rule(
         "gateway.offline",
         "the home's gateway has not been heard from: readings wait in it, nobody stopped",
         {Severity.INFO: FAMILY},
+        cooldown=True,
     ),
     Rule(
         "quality.implausible",

@@ -56,6 +56,8 @@ class Thresholds:
     plausible_systolic: tuple[float, float] = (60, 300)  # [Linli] outside: not a real pressure
     plausible_diastolic: tuple[float, float] = (30, 200)  # [Linli]
     plausible_pulse: tuple[float, float] = (25, 250)  # [Linli]
+    # [Linli] systolic minus diastolic: a cuff that read 140/136 or 280/40 measured nothing
+    plausible_pulse_pressure: tuple[float, float] = (10, 160)
     plausible_glucose: tuple[float, float] = (1.1, 33.3)  # meters' LO and HI limits
     future_minutes: float = 10  # [Linli] a reading stamped later than received + this
     stale_hours: float = 12  # [Linli] received later than this: too late to call family

@@ -22,6 +22,10 @@ def low(when: str, severity: Severity = Severity.WARNING) -> Candidate:
     return Candidate("bp.low", severity, at(when), "low", at(when), {"systolic": 85})
 
 
+def repeated(when: str) -> Candidate:
+    return Candidate("glucose.hyper.repeated", Severity.WARNING, at(when), "high again")
+
+
 def missed(when: str, severity: Severity) -> Candidate:
     return Candidate("adherence.missed", severity, at(when), "silent")
 
@@ -139,12 +143,20 @@ class TestAllClear:
 
 
 class TestCooldown:
-    def test_a_warning_that_just_cleared_does_not_reopen_within_12_hours(self):
+    def test_a_slow_pattern_that_just_cleared_does_not_reopen_within_12_hours(self):
+        book = AlertBook()
+        book.raise_(RESIDENT, repeated("2026-03-02 08:00"), COOLDOWN)
+        book.clear(RESIDENT, "glucose.hyper.repeated", at("2026-03-02 09:00"), "back")
+        assert book.raise_(RESIDENT, repeated("2026-03-02 20:59"), COOLDOWN) is None
+        reopened = book.raise_(RESIDENT, repeated("2026-03-02 21:00"), COOLDOWN)
+        assert reopened is not None
+        assert reopened.status is Status.OPEN
+
+    def test_a_dangerous_reading_never_waits_for_a_cooldown(self):
         book = AlertBook()
         book.raise_(RESIDENT, low("2026-03-02 08:00"), COOLDOWN)
         book.clear(RESIDENT, "bp.low", at("2026-03-02 09:00"), "back")
-        assert book.raise_(RESIDENT, low("2026-03-02 20:59"), COOLDOWN) is None
-        reopened = book.raise_(RESIDENT, low("2026-03-02 21:00"), COOLDOWN)
+        reopened = book.raise_(RESIDENT, low("2026-03-02 10:00"), COOLDOWN)
         assert reopened is not None
         assert reopened.status is Status.OPEN
 
@@ -170,21 +182,19 @@ class TestCooldown:
         assert reopened is not None
         assert (reopened.status, reopened.at) == (Status.OPEN, at("2026-03-02 08:40"))
 
-    def test_the_cooldown_holds_in_the_detector(self):
+    def test_a_low_sugar_soon_after_the_last_one_cleared_is_news(self):
         findings = observe_all(
             [
-                bp("2026-03-02 08:00", 86, 58),
-                bp("2026-03-02 08:30", 112, 70),  # all clear
-                bp("2026-03-02 19:00", 87, 58),  # flapping: not news
-                bp("2026-03-03 08:00", 85, 56),  # a day later: news again
+                glucose("2026-03-02 07:00", 3.6),
+                glucose("2026-03-02 20:28", 5.5),  # all clear
+                glucose("2026-03-03 07:07", 3.7),  # ten hours later: still news
             ]
         )
         assert summary(findings) == [
-            ("bp.low", "warning", "open"),
-            ("bp.low", "info", "cleared"),
-            ("bp.low", "warning", "open"),
+            ("glucose.hypo.level1", "warning", "open"),
+            ("glucose.hypo.level1", "info", "cleared"),
+            ("glucose.hypo.level1", "warning", "open"),
         ]
-        assert findings[2].at == at("2026-03-03 08:00")
 
     def test_a_severe_low_reopens_at_once_in_the_detector(self):
         findings = observe_all(
@@ -205,12 +215,12 @@ class TestBookAsJson:
     def test_the_book_survives_json(self):
         book = AlertBook()
         book.raise_(RESIDENT, missed("2026-03-05 09:00", Severity.WARNING), COOLDOWN)
-        book.raise_(RESIDENT, low("2026-03-02 08:00"), COOLDOWN)
-        book.clear(RESIDENT, "bp.low", at("2026-03-02 09:00"), "back")
+        book.raise_(RESIDENT, repeated("2026-03-02 08:00"), COOLDOWN)
+        book.clear(RESIDENT, "glucose.hyper.repeated", at("2026-03-02 09:00"), "back")
         again = AlertBook.from_json(json.loads(json.dumps(book.to_json())))
         assert again == book
         # ... and behaves the same: the cooldown and the open alert are remembered.
-        assert again.raise_(RESIDENT, low("2026-03-02 10:00"), COOLDOWN) is None
+        assert again.raise_(RESIDENT, repeated("2026-03-02 10:00"), COOLDOWN) is None
         assert (
             again.raise_(RESIDENT, missed("2026-03-06 09:00", Severity.WARNING), COOLDOWN) is None
         )

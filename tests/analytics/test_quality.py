@@ -25,12 +25,13 @@ class TestPlausibleBloodPressure:
         ("systolic", "diastolic", "pulse"),
         [
             (60, 40, 72),  # lowest plausible systolic
-            (300, 120, 72),  # highest plausible systolic
+            (300, 140, 72),  # highest plausible systolic
             (140, 30, 72),  # lowest plausible diastolic
             (250, 200, 72),  # highest plausible diastolic
             (130, 80, 25),  # slowest plausible pulse
             (130, 80, 250),  # fastest plausible pulse
-            (130, 129, 72),  # diastolic just below systolic
+            (130, 120, 72),  # the narrowest plausible gap
+            (220, 60, 72),  # the widest plausible gap
             (130, 80, None),  # a cuff that gave no pulse
         ],
     )
@@ -43,7 +44,9 @@ class TestPlausibleBloodPressure:
         ("systolic", "diastolic", "pulse", "reason"),
         [
             (59, 40, 72, "systolic 59 outside 60-300"),
-            (301, 120, 72, "systolic 301 outside 60-300"),
+            (301, 150, 72, "systolic 301 outside 60-300"),
+            (130, 121, 72, "systolic minus diastolic 9 outside 10-160"),
+            (280, 40, 72, "systolic minus diastolic 240 outside 10-160"),
             (140, 29, 72, "diastolic 29 outside 30-200"),
             (250, 201, 72, "diastolic 201 outside 30-200"),
             (130, 80, 24, "pulse 24 outside 25-250"),
@@ -64,6 +67,7 @@ class TestPlausibleBloodPressure:
             "systolic 320 outside 60-300",
             "diastolic 20 outside 30-200",
             "pulse 300 outside 25-250",
+            "systolic minus diastolic 300 outside 10-160",
         )
 
 
@@ -137,7 +141,11 @@ class TestGuardInTheDetector:
         assert finding.at == at(T)
         assert finding.reading_at == at(T)
         assert finding.evidence == {
-            "reasons": ["systolic 320 outside 60-300", "diastolic 20 outside 30-200"],
+            "reasons": [
+                "systolic 320 outside 60-300",
+                "diastolic 20 outside 30-200",
+                "systolic minus diastolic 300 outside 10-160",
+            ],
             "kind": "blood_pressure",
         }
 
