@@ -7,9 +7,15 @@ max_pending = 200000                         # outbox bound, in readings
 scan_seconds = 10.0                          # how long one scan for devices lasts
 sync_interval_seconds = 300.0                # pause between two rounds of reading devices
 
+[bluetooth]                                  # optional: a controller driven over HCI
+transport = "tcp-client:127.0.0.1:9000"      # (bumble) instead of the system's Bluetooth
+
 [[devices]]                                  # optional: only these devices are read
 address = "F0:12:34:56:78:9A"
 name = "血压计 (卧室)"
+
+`transport` is a bumble transport name: `usb:0` for the first USB Bluetooth dongle, driven by
+bumble instead of BlueZ; `tcp-client:HOST:PORT` for emulated homes (`linli emulate`).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class GatewayConfig:
     scan_seconds: float = 10.0
     sync_interval_seconds: float = 300.0
     devices: tuple[KnownDevice, ...] = field(default_factory=tuple)
+    hci_transport: str | None = None
 
     @property
     def outbox_path(self) -> Path:
@@ -61,7 +68,9 @@ _KEYS = {
     "scan_seconds",
     "sync_interval_seconds",
     "devices",
+    "bluetooth",
 }
+_BLUETOOTH_KEYS = {"transport"}
 
 
 def _expect(document: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path) -> Any:
@@ -97,6 +106,21 @@ def _devices(document: dict[str, Any], where: Path) -> tuple[KnownDevice, ...]:
     return tuple(devices)
 
 
+def _hci_transport(document: dict[str, Any], where: Path) -> str | None:
+    if "bluetooth" not in document:
+        return None
+    table = _expect(document, "bluetooth", dict, where)
+    unknown = set(table) - _BLUETOOTH_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown [bluetooth] setting(s): {', '.join(sorted(unknown))}")
+    transport = table.get("transport")
+    if transport is None:
+        return None
+    if not isinstance(transport, str) or not transport.strip():
+        raise ConfigError(f"{where}: [bluetooth] 'transport' must be a transport name string")
+    return transport.strip()
+
+
 def load_config(path: Path) -> GatewayConfig:
     """Read and check gateway.toml; raise ConfigError with one clear line when it is wrong."""
     try:
@@ -129,5 +153,6 @@ def load_config(path: Path) -> GatewayConfig:
         token=_token(document, path),
         data_dir=data_dir.expanduser() if data_dir else DEFAULT_DATA_DIR,
         devices=_devices(document, path),
+        hci_transport=_hci_transport(document, path),
         **numbers,
     )

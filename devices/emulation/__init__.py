@@ -5,6 +5,7 @@ from devices.emulation.base import DeviceInfo, EmulatedDevice
 from devices.emulation.bp_monitor import BloodPressureMonitor
 from devices.emulation.clock import DeviceClock
 from devices.emulation.glucose_meter import GlucoseMeter, GlucoseRecord
+from devices.emulation.hci_server import HciServer
 from devices.emulation.home import EmulatedHome
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "EmulatedHome",
     "GlucoseMeter",
     "GlucoseRecord",
+    "HciServer",
 ]

@@ -14,9 +14,12 @@ from devices.emulation.glucose_meter import GlucoseMeter
 
 
 def emulated_homes(
-    count: int, zone: ZoneInfo, *, days: int = 7, seed: int = 1
+    count: int, zone: ZoneInfo, *, days: int = 7, seed: int = 1, record_interval: float = 0.0
 ) -> list[EmulatedDevice]:
-    """The devices of `count` homes, with clocks on `zone` and `days` of readings each."""
+    """The devices of `count` homes, with clocks on `zone` and `days` of readings each.
+
+    `record_interval` (s) paces the meters' record notifications, as slow meters do.
+    """
     rng = random.Random(seed)
 
     def local_now() -> dt.datetime:
@@ -28,7 +31,10 @@ def emulated_homes(
             f"BP Monitor {home}", serial=f"EMU-BP-{home:03d}", clock=DeviceClock(local_now)
         )
         meter = GlucoseMeter(
-            f"Glucose Meter {home}", serial=f"EMU-GL-{home:03d}", clock=DeviceClock(local_now)
+            f"Glucose Meter {home}",
+            serial=f"EMU-GL-{home:03d}",
+            clock=DeviceClock(local_now),
+            record_interval=record_interval,
         )
         for day in range(days, 0, -1):
             morning = local_now().replace(

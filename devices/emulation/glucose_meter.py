@@ -284,14 +284,23 @@ class GlucoseMeter(EmulatedDevice):
         await self._respond(connection, op, ResponseCode.SUCCESS)
 
     async def _report(self, connection: Connection, records: list[GlucoseRecord]) -> None:
-        for record in records:
-            packet = encode_glucose_measurement(record.measurement)
-            if record.sequence_number in self.garbled:
-                packet = packet[:5]
-            await self.device.notify_subscriber(connection, self._measurement, packet)
-            if record.context is not None:
-                context = encode_glucose_context(record.context)
-                await self.device.notify_subscriber(connection, self._context, context)
-            if self.record_interval:
-                await asyncio.sleep(self.record_interval)
-        logger.debug("%s: reported %d records", self.name, len(records))
+        total = len(records)
+        logger.debug("%s: sending %d records", self.name, total)
+        sent = 0
+        try:
+            for record in records:
+                packet = encode_glucose_measurement(record.measurement)
+                if record.sequence_number in self.garbled:
+                    packet = packet[:5]
+                await self.device.notify_subscriber(connection, self._measurement, packet)
+                if record.context is not None:
+                    context = encode_glucose_context(record.context)
+                    await self.device.notify_subscriber(connection, self._context, context)
+                sent += 1
+                logger.debug("%s: sent %d of %d records", self.name, sent, total)
+                if self.record_interval:
+                    await asyncio.sleep(self.record_interval)
+        except asyncio.CancelledError:
+            logger.debug("%s: report cut short after %d of %d records", self.name, sent, total)
+            raise
+        logger.debug("%s: sent all %d records", self.name, total)

@@ -12,6 +12,7 @@ from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
 from devices.emulation.base import DEFAULT_ADVERTISING_INTERVAL_MS, DeviceInfo, EmulatedDevice
+from devices.emulation.hci_server import HciServer
 
 
 class EmulatedHome:
@@ -19,7 +20,8 @@ class EmulatedHome:
 
     Devices without an address get F0:00:00:00:00:01, :02... (random static addresses).
     `home.devices` lists what a central needs (name, address, kind, services); a bumble
-    central on the same radio comes from `await home.central()`.
+    central on the same radio comes from `await home.central()`, and a controller for a
+    gateway in another process from `await home.serve_hci("tcp-server:127.0.0.1:9000")`.
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class EmulatedHome:
         self.devices: list[DeviceInfo] = []
         self._link: LocalLink | None = None
         self._centrals: list[Device] = []
+        self._servers: list[HciServer] = []
 
     @property
     def link(self) -> LocalLink:
@@ -58,6 +61,17 @@ class EmulatedHome:
         self._centrals.append(central)
         return central
 
+    async def serve_hci(self, spec: str, name: str = "HCI dongle") -> HciServer:
+        """One more controller on the radio, its HCI served on `spec` (tcp-server:HOST:PORT).
+
+        A gateway reaches it as it reaches a USB dongle (`server.client_spec` says how); it
+        outlives the gateways that come and go. Raises BadServerSpec or CannotListen.
+        """
+        server = HciServer(self.link, name)
+        await server.start(spec)
+        self._servers.append(server)
+        return server
+
     def info(self, name: str) -> DeviceInfo:
         """The device called `name`."""
         for info in self.devices:
@@ -66,7 +80,9 @@ class EmulatedHome:
         raise KeyError(name)
 
     async def stop(self) -> None:
-        """Stop the devices' procedures and power everything off."""
+        """Stop serving HCI, stop the devices' procedures and power everything off."""
+        for server in self._servers:
+            await server.close()
         for device in self.emulated:
             await device.stop()
         for central in self._centrals:

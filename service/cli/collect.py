@@ -1,4 +1,5 @@
-"""`linli collect`: run the home gateway (real Bluetooth, or emulated homes)."""
+"""`linli collect`: run the home gateway (system Bluetooth, a controller over HCI, or
+emulated homes)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from devices.bumble_backend import virtual_radio
+from devices.bumble_backend.transport import (
+    BadTransportSpec,
+    HciTransportError,
+    check_transport_spec,
+    transport_radio,
+)
+from devices.config import GatewayConfig
 from devices.emulation import EmulatedHome
 from devices.emulation.demo import emulated_homes
 from devices.gateway import BleakOptions, run_gateway
@@ -24,6 +32,14 @@ EmulateOption = Annotated[
         "--emulate", min=0, help="Read N emulated homes on a virtual radio instead of Bluetooth."
     ),
 ]
+HciOption = Annotated[
+    str | None,
+    typer.Option(
+        "--hci",
+        help="Drive this controller over HCI instead of the system Bluetooth, e.g. usb:0 or "
+        "tcp-client:127.0.0.1:9000 (default: [bluetooth] transport of the config).",
+    ),
+]
 ZoneOption = Annotated[str, typer.Option("--time-zone", help="Time zone of the devices' clocks.")]
 
 
@@ -35,11 +51,30 @@ def zone_of(name: str) -> ZoneInfo:
         fail(f"unknown time zone {name!r}", 2)
 
 
+def hci_spec(config: GatewayConfig, config_path: Path, option: str | None) -> str | None:
+    """The HCI transport to use (the option, else the config's), or one line and exit 2."""
+    if option is not None:
+        where, spec = "--hci", option
+    elif config.hci_transport is not None:
+        where, spec = f"{config_path}: [bluetooth] transport", config.hci_transport
+    else:
+        return None
+    try:
+        return check_transport_spec(spec)
+    except BadTransportSpec as exc:
+        fail(f"{where}: {exc}", 2)
+
+
 async def _collect(
-    config_path: Path, emulate: int, zone: ZoneInfo, rounds: int | None
+    config: GatewayConfig, hci: str | None, emulate: int, zone: ZoneInfo, rounds: int | None
 ) -> OutboxStats:
-    config = gateway_config(config_path)
     stop = asyncio.Event()
+    if hci is not None:
+        async with transport_radio(hci) as radio:
+            options = BleakOptions(scanner=radio.scanner_options, client=radio.client_options)
+            return await radio.run_until_lost(
+                run_gateway(config, zone=zone, stop=stop, options=options, rounds=rounds)
+            )
     if not emulate:
         return await run_gateway(config, zone=zone, stop=stop, rounds=rounds)
     async with (
@@ -53,12 +88,23 @@ async def _collect(
 def collect(
     config: ConfigOption,
     emulate: EmulateOption = 0,
+    hci: HciOption = None,
     rounds: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many rounds (default: run on).")
     ] = None,
     time_zone: ZoneOption = "Asia/Shanghai",
 ) -> None:
     """Read the home's blood-pressure monitors and glucose meters and upload their readings."""
+    settings = gateway_config(config)
+    if emulate and hci is not None:
+        fail("--emulate and --hci exclude each other", 2)
+    spec = None if emulate else hci_spec(settings, config, hci)
+    zone = zone_of(time_zone)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    stats = asyncio.run(_collect(config, emulate, zone_of(time_zone), rounds))
+    try:
+        stats = asyncio.run(_collect(settings, spec, emulate, zone, rounds))
+    except BadTransportSpec as exc:
+        fail(str(exc), 2)
+    except HciTransportError as exc:
+        fail(str(exc))
     typer.echo(f"outbox: {stats.pending} readings pending, {stats.dead_letters} dead letters")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,32 @@ def test_collect_with_a_broken_configuration_is_one_line(tmp_path: Path):
     result = linli("collect", "--config", str(config), "--emulate", "1", "--rounds", "1")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_collect_with_a_bad_hci_transport_is_one_line(tmp_path: Path):
+    config = tmp_path / "gateway.toml"
+    base = f'service_url = "http://127.0.0.1:9"\ntoken = "lgw_x"\ndata_dir = "{tmp_path}"\n'
+    config.write_text(base + '[bluetooth]\ntransport = "tcp-client:nowhere"\n')
+    for args, words in [
+        ([], "[bluetooth] transport: bad HCI transport 'tcp-client:nowhere'"),
+        (["--hci", "bluetooth:0"], "--hci: unknown HCI transport 'bluetooth:0'"),
+        (["--hci", "usb:0", "--emulate", "1"], "--emulate and --hci exclude each other"),
+    ]:
+        result = linli("collect", "--config", str(config), "--rounds", "1", *args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().count("\n") == 0
+        assert words in result.stderr
+
+
+def test_collect_with_no_controller_at_the_hci_transport_is_one_line(tmp_path: Path):
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'service_url = "http://127.0.0.1:9"\ntoken = "lgw_x"\ndata_dir = "{tmp_path}"\n'
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free, and nobody listens on it
+    result = linli("collect", "--config", str(config), "--hci", f"tcp-client:127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "cannot open HCI transport" in result.stderr

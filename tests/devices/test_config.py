@@ -39,6 +39,12 @@ def test_a_full_configuration(tmp_path):
     assert config.devices == (KnownDevice("F0:12:34:56:78:9A", "血压计"),)
 
 
+def test_a_controller_over_hci_instead_of_the_system_bluetooth(tmp_path):
+    text = f'service_url = "http://x"\ntoken = "{TOKEN}"\n[bluetooth]\ntransport = "usb:0"\n'
+    assert load_config(write(tmp_path, text)).hci_transport == "usb:0"
+    assert load_config(write(tmp_path, text.split("[")[0])).hci_transport is None
+
+
 def test_the_token_may_live_in_its_own_file(tmp_path):
     (tmp_path / "token").write_text(TOKEN + "\n")
     path = write(tmp_path, f'service_url = "http://x"\ntoken_file = "{tmp_path / "token"}"\n')
@@ -60,6 +66,15 @@ def test_the_token_may_live_in_its_own_file(tmp_path):
             "needs an 'address'",
         ),
         ('service_url = "http://x', "not valid TOML"),
+        (
+            'service_url = "http://x"\ntoken = "lgw_1"\n[bluetooth]\nadapter = "hci0"',
+            "unknown [bluetooth] setting(s): adapter",
+        ),
+        (
+            'service_url = "http://x"\ntoken = "lgw_1"\n[bluetooth]\ntransport = 9000',
+            "'transport' must be a transport name",
+        ),
+        ('service_url = "http://x"\ntoken = "lgw_1"\nbluetooth = "usb:0"', "wrong type"),
     ],
 )
 def test_mistakes_are_named(tmp_path, text, words):
