@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from bumble.controller import Controller
 from bumble.device import Device
-from bumble.hci import Address
-from bumble.host import Host
 from bumble.link import LocalLink
-from bumble.transport.common import AsyncPipeSink
 
+from devices.bumble_backend.radio import attach_device
 from devices.emulation.base import DEFAULT_ADVERTISING_INTERVAL_MS, DeviceInfo, EmulatedDevice
 from devices.emulation.hci_server import HciServer
 
@@ -54,9 +51,8 @@ class EmulatedHome:
 
     async def central(self, name: str = "Linli gateway", address: str | None = None) -> Device:
         """A powered-on bumble device on the same radio, to act as a collector."""
-        controller = Controller(f"{name} controller", link=self.link)
-        own = Address(address or f"C0:00:00:00:00:{len(self._centrals) + 1:02X}")
-        central = Device(name=name, address=own, host=Host(controller, AsyncPipeSink(controller)))
+        own = address or f"C0:00:00:00:00:{len(self._centrals) + 1:02X}"
+        central = attach_device(self.link, name, own)  # a controller that cancels connects
         await central.power_on()
         self._centrals.append(central)
         return central

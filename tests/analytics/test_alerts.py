@@ -10,7 +10,7 @@ import pytest
 from analytics.alerts import AlertBook, Candidate, Clear
 from analytics.findings import Audience, Severity, Status
 from analytics.rules import RULES
-from tests.analytics.builders import RESIDENT, at, bp, glucose, observe_all, summary
+from tests.analytics.builders import RESIDENT, at, glucose, observe_all, summary
 
 COOLDOWN = timedelta(hours=12)
 FAMILY = (Audience.FAMILY,)
