@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from service.app import create_app
-from service.cli import admin, ble, collect, gateway
+from service.cli import admin, analyze, ble, collect, emulate, gateway
 from service.cli.common import (
     OneLineCommand,
     OneLineGroup,
@@ -31,6 +31,8 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(ble.app, name="ble")
 app.command("outbox", cls=OneLineCommand)(gateway.outbox)
 app.command("collect", cls=OneLineCommand)(collect.collect)
+app.command("analyze", cls=OneLineCommand)(analyze.analyze)
+app.command("emulate", cls=OneLineCommand)(emulate.emulate)
 
 
 @app.command(cls=OneLineCommand)
