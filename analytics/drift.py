@@ -70,7 +70,7 @@ def cusum(
         return None
     rising = recent_means[recent_days >= began]
     level = float(np.mean(rising))
-    if rising.size < th.drift_min_recent_days or level - usual.level < th.drift_shift:
+    if rising.size < th.drift_min_recent_days or level - usual.level < th.drift_min_rise:
         return None  # a day or two's blip, or a rise smaller than the one worth telling
     return Drift(usual.level, usual.spread, round(level, 1), began, round(statistic, 1))
 

@@ -63,6 +63,7 @@ class Thresholds:
     stale_hours: float = 12  # [Linli] received later than this: too late to call family
     # Personal baseline drift (daily mean systolic)
     drift_shift: float = 15  # [Linli] the sustained rise worth telling the doctor, mmHg
+    drift_min_rise: float = 15  # [Linli] the mean since the rise began must be this far up
     drift_baseline_days: int = 28  # [Linli] baseline: the 4 weeks before the recent window
     drift_recent_days: int = 14  # [Linli] the recent window the CUSUM runs over
     drift_min_baseline_days: int = 10  # [Linli] fewer days with readings: no baseline

@@ -231,12 +231,14 @@ def planned_labels(p: Profile, tr: Track, period: Period) -> list[Label]:
     labels = []
     if p.drift is not None:
         d = p.drift
-        during = tr.t[(tr.kind == BP) & (tr.t >= d.onset) & (tr.t < d.onset + 7 * DAY)]
+        # The drift counts from when the rise reaches 15 mmHg: the size the target speaks of.
+        reached = d.onset + int(d.ramp * min(1.0, 15 / d.amount))
+        during = tr.t[(tr.kind == BP) & (tr.t >= reached) & (tr.t < reached + 7 * DAY)]
         labels.append(
             Label(
                 "bp_drift",
                 p.resident_id,
-                d.onset,
+                reached,
                 min(d.end, period.seconds),
                 "injected",
                 subgroup=str(p.bp_habit),

@@ -182,7 +182,8 @@ class TestPlannedEvents:
         plateau = systolic[(t > 34 * DAY) & (t < 54 * DAY)].mean()
         assert 15 < plateau - before < 35
         (drift,) = self._injected(labels, "bp_drift")
-        assert (drift.onset, drift.end) == (30 * DAY, 55 * DAY)
+        # Labelled from when the rise reaches 15 of its 25 mmHg: 0.6 of the 2-day ramp.
+        assert (drift.onset, drift.end) == (30 * DAY + int(2 * DAY * 15 / 25), 55 * DAY)
 
     def test_a_silence_has_no_readings_and_is_labelled(
         self, resident: tuple[np.ndarray, np.ndarray, list[Label]]
