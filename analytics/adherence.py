@@ -10,9 +10,9 @@ explains a silence by itself: then nobody is told the resident stopped measuring
 from __future__ import annotations
 
 import enum
+import itertools
+import statistics
 from dataclasses import dataclass
-
-import numpy as np
 
 from analytics.thresholds import Thresholds
 
@@ -40,14 +40,11 @@ class Rhythm:
 
 def rhythm(times: list[float], th: Thresholds) -> Rhythm | None:
     """The rhythm learnt from recent reading times (epoch seconds, ascending), or None."""
-    if len(times) < 2:
+    # A few dozen numbers: plain Python is several times faster here than numpy.
+    sessions = [b - a for a, b in itertools.pairwise(times) if b - a >= SESSION_SECONDS]
+    if len(sessions) < MIN_GAPS:
         return None
-    stamps = np.asarray(times, dtype=float)
-    gaps = np.diff(stamps)
-    sessions = gaps[gaps >= SESSION_SECONDS]
-    if sessions.size < MIN_GAPS:
-        return None
-    usual = float(np.median(sessions)) / DAY
+    usual = statistics.median(sessions) / DAY
     family = max(th.missed_min_days, th.missed_gap_factor * usual)
     return Rhythm(round(usual, 2), round(family, 2), round(family * th.missed_doctor_factor, 2))
 

@@ -24,6 +24,9 @@ from analytics.state import ResidentState
 from analytics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 RHYTHM_READINGS = 40  # reading times kept to learn the rhythm
+# A clock that jumps further (a reading stamped decades ago, then today's) runs only the daily
+# checks of this last stretch: none of them looks further back.
+CATCH_UP = timedelta(days=60)
 _QUALITY_RULES = {
     quality.Problem.IMPLAUSIBLE: "quality.implausible",
     quality.Problem.DEVICE: "quality.device",
@@ -45,6 +48,10 @@ class Detector:
         self.state = state or ResidentState()
         self.zone = ZoneInfo(thresholds.time_zone)
         self._cooldown = timedelta(hours=thresholds.cooldown_hours)
+        # Not part of the state: what the daily checks computed last, while nothing changed.
+        self._bp_readings_seen = 0
+        self._drift_checked_at = -1
+        self._rhythm: tuple[tuple[int, float], adherence.Rhythm | None] | None = None
 
     # --- readings -------------------------------------------------------------
 
@@ -106,6 +113,7 @@ class Detector:
             sums[control.SYSTOLIC] += reading.systolic or 0.0
             sums[control.DIASTOLIC] += reading.diastolic or 0.0
             sums[control.BP_COUNT] += 1
+            self._bp_readings_seen += 1
         elif reading.meal is Meal.FASTING:
             sums[control.FASTING] += reading.glucose_mmol_l or 0.0
             sums[control.FASTING_COUNT] += 1
@@ -118,6 +126,8 @@ class Detector:
         if state.clock is not None and now <= state.clock:
             return []
         findings: list[Finding] = []
+        if state.next_check is not None and now - state.next_check > CATCH_UP:
+            state.next_check = self._check_after(now - CATCH_UP)
         while True:
             window = state.window
             due_window = window.ends_at if window is not None else None
@@ -141,14 +151,17 @@ class Detector:
         state.clock = now
         return findings
 
-    def _check_after(self, moment: datetime) -> datetime:
-        local = moment.astimezone(self.zone)
-        check = datetime.combine(local.date(), time(self.th.daily_check_hour), self.zone)
-        if check <= moment:
-            check = datetime.combine(
-                local.date() + timedelta(days=1), time(self.th.daily_check_hour), self.zone
-            )
-        return check.astimezone(UTC)
+    def _check_after(self, moment: datetime) -> datetime | None:
+        """The first daily check after `moment` (None at the ends of the calendar)."""
+        hour = time(self.th.daily_check_hour)
+        try:
+            local = moment.astimezone(self.zone)
+            check = datetime.combine(local.date(), hour, self.zone)
+            if check <= moment:
+                check = datetime.combine(local.date() + timedelta(days=1), hour, self.zone)
+            return check.astimezone(UTC)
+        except OverflowError:  # a reading stamped on 9999-12-31: no day after it
+            return None
 
     def _daily_check(self, at: datetime, gateway_seen: datetime | None) -> list[Finding]:
         today = at.astimezone(self.zone).date()
@@ -188,6 +201,10 @@ class Detector:
         return effects
 
     def _drift(self, today: int, at: datetime) -> list[Effect]:
+        # Daily means only move with new readings: without them, yesterday's verdict stands.
+        if self._drift_checked_at == self._bp_readings_seen:
+            return []
+        self._drift_checked_at = self._bp_readings_seen
         state, th = self.state, self.th
         days_with_bp = sorted(d for d, s in state.daily.items() if s[control.BP_COUNT] > 0)
         if not days_with_bp:
@@ -236,7 +253,7 @@ class Detector:
         effects: list[Effect] = []
         if seen is not None:
             effects.append(Clear("gateway.offline", at, "The home's gateway is back online."))
-        habit = adherence.rhythm(state.recent_times, th)
+        habit = self._usual_rhythm()
         if habit is None or state.last_reading_at is None:
             return effects
         level = adherence.silence(state.last_reading_at.timestamp(), now, habit)
@@ -253,6 +270,13 @@ class Detector:
             **dataclasses.asdict(habit),
         }
         return [*effects, Candidate("adherence.missed", severity, at, message, None, evidence)]
+
+    def _usual_rhythm(self) -> adherence.Rhythm | None:
+        times = self.state.recent_times
+        key = (len(times), times[-1] if times else 0.0)
+        if self._rhythm is None or self._rhythm[0] != key:
+            self._rhythm = (key, adherence.rhythm(times, self.th))
+        return self._rhythm[1]
 
     def _forget_old_days(self, today: int) -> None:
         keep_from = today - self.th.drift_baseline_days - self.th.drift_recent_days - 7

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from analytics.readings import Flag, Kind, Reading
 from analytics.thresholds import Thresholds
@@ -37,6 +37,9 @@ class Verdict:
 
 
 GOOD = Verdict(None)
+# Home monitors did not exist before; nothing Linli stores lives beyond.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _outside(name: str, value: float | None, bounds: tuple[float, float]) -> list[str]:
@@ -79,6 +82,8 @@ def check(reading: Reading, th: Thresholds) -> Verdict:
     device = [str(flag) for flag in _DEVICE_FLAGS if flag in reading.flags]
     if device:
         return Verdict(Problem.DEVICE, tuple(device))
+    if not EARLIEST <= reading.measured_at <= LATEST:
+        return Verdict(Problem.CLOCK, ("a time no reading can have",))
     if Flag.CLOCK_UNSET in reading.flags:
         return Verdict(Problem.CLOCK, ("the device's clock was not set",))
     received = reading.received_at

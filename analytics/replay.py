@@ -24,13 +24,12 @@ def replay_resident(
     just after the last re-measure window would have ended, so no urgent reading is dropped.
     """
     detector = Detector(profile, thresholds)
-    last: datetime | None = None
     for reading in readings:
         if until is not None and reading.measured_at > until:
             break
         yield from detector.observe(reading)
-        last = reading.measured_at
     if until is None:
+        last = detector.state.clock  # the last trusted time: a wrong clock does not move it
         if last is None:
             return
         until = last + timedelta(minutes=thresholds.remeasure_minutes, seconds=1)

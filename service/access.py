@@ -4,29 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
 from service.auth import User
 from service.errors import NotFound
 
+# True when the viewer (parameters from `viewer_parameters`) may see the residents row `r`.
+# Checks of one resident and lists of many use this one rule.
+VISIBLE_RESIDENT = sql.SQL("""(
+    %(viewer_role)s = 'admin'
+    OR (%(viewer_role)s = 'doctor' AND EXISTS (
+            SELECT 1 FROM user_communities uc
+            WHERE uc.user_id = %(viewer_id)s AND uc.community_id = r.community_id))
+    OR (%(viewer_role)s = 'family' AND EXISTS (
+            SELECT 1 FROM user_residents ur
+            WHERE ur.user_id = %(viewer_id)s AND ur.resident_id = r.id)))""")
+
+
+def viewer_parameters(user: User) -> dict[str, Any]:
+    """The query parameters VISIBLE_RESIDENT needs for this user."""
+    return {"viewer_role": user.role, "viewer_id": user.id}
+
 
 async def can_see_resident(conn: AsyncConnection[Any], user: User, resident_id: int) -> bool:
     """True when the resident exists and the user may see their data."""
-    cur = await conn.execute(
-        """
-        SELECT EXISTS (
-            SELECT 1 FROM residents r
-            WHERE r.id = %(resident)s AND (
-                %(role)s = 'admin'
-                OR (%(role)s = 'doctor' AND EXISTS (
-                        SELECT 1 FROM user_communities uc
-                        WHERE uc.user_id = %(user)s AND uc.community_id = r.community_id))
-                OR (%(role)s = 'family' AND EXISTS (
-                        SELECT 1 FROM user_residents ur
-                        WHERE ur.user_id = %(user)s AND ur.resident_id = r.id))))
-        """,
-        {"resident": resident_id, "role": user.role, "user": user.id},
-    )
+    query = sql.SQL(
+        "SELECT EXISTS (SELECT 1 FROM residents r WHERE r.id = %(resident)s AND {})"
+    ).format(VISIBLE_RESIDENT)
+    cur = await conn.execute(query, {"resident": resident_id, **viewer_parameters(user)})
     row = await cur.fetchone()
     return bool(row and row[0])
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager, suppress
 from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
@@ -17,6 +20,7 @@ from fastapi_offline import FastAPIOffline
 from service import health
 from service.admin import endpoints as admin_endpoints
 from service.database import database_conninfo, detect_mode, open_pool
+from service.detection import endpoints as detection_endpoints
 from service.detection.jobs import DetectionJobs
 from service.errors import LinliError
 from service.ingest import endpoints as ingest_endpoints
@@ -25,6 +29,18 @@ from service.readings import endpoints as readings_endpoints
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as text: JSON bodies may carry them (Python's parser
+    reads them), but an answer that echoes them back could not be written."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,9 +91,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, except that a NaN in the input is no longer a 500.
+        errors = _json_safe(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": errors}, status_code=422)
+
     app.include_router(health.router)
     app.include_router(ingest_endpoints.router)
     app.include_router(readings_endpoints.router)
+    app.include_router(detection_endpoints.router)
     app.include_router(admin_endpoints.router)
 
     def openapi() -> dict[str, Any]:

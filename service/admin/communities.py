@@ -16,6 +16,8 @@ from service.admin.schemas import (
     CommunityUpdate,
     GridCreate,
     GridUpdate,
+    StoredOverrides,
+    as_parameters,
     set_clause,
 )
 from service.errors import Conflict, Invalid, NotFound
@@ -30,6 +32,7 @@ class Community:
     name_en: str | None
     district: str
     subdistrict: str | None
+    detection_overrides: StoredOverrides
     created_at: datetime
 
 
@@ -43,7 +46,7 @@ class Grid:
     created_at: datetime
 
 
-_COMMUNITY = sql.SQL("id, name, name_en, district, subdistrict, created_at")
+_COMMUNITY = sql.SQL("id, name, name_en, district, subdistrict, detection_overrides, created_at")
 _GRID = sql.SQL("id, community_id, name, created_at")
 
 
@@ -72,12 +75,14 @@ def _grid_errors(community_id: int, name: str | None) -> Iterator[None]:
 async def create_community(conn: AsyncConnection[Any], data: CommunityCreate) -> Community:
     """Add a community; its name must be unused."""
     query = sql.SQL(
-        """INSERT INTO communities (name, name_en, district, subdistrict)
-           VALUES (%(name)s, %(name_en)s, %(district)s, %(subdistrict)s) RETURNING {}"""
+        """INSERT INTO communities (name, name_en, district, subdistrict, detection_overrides)
+           VALUES (%(name)s, %(name_en)s, %(district)s, %(subdistrict)s,
+                   %(detection_overrides)s)
+           RETURNING {}"""
     ).format(_COMMUNITY)
     async with conn.cursor(row_factory=class_row(Community)) as cur:
         with _community_errors(data.name):
-            await cur.execute(query, data.model_dump())
+            await cur.execute(query, as_parameters(data.model_dump()))
         community = await cur.fetchone()
     assert community is not None
     return community
@@ -114,7 +119,7 @@ async def update_community(
     )
     async with conn.cursor(row_factory=class_row(Community)) as cur:
         with _community_errors(changes.get("name")):
-            await cur.execute(query, {**changes, "id": community_id})
+            await cur.execute(query, {**as_parameters(changes), "id": community_id})
         community = await cur.fetchone()
     if community is None:
         raise NotFound(f"no community {community_id}")

@@ -12,7 +12,13 @@ from typing import Any
 from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import class_row
 
-from service.admin.schemas import ResidentCreate, ResidentUpdate, set_clause
+from service.admin.schemas import (
+    ResidentCreate,
+    ResidentUpdate,
+    StoredOverrides,
+    as_parameters,
+    set_clause,
+)
 from service.errors import Invalid, NotFound
 
 _RULES = {
@@ -37,13 +43,15 @@ class Resident:
     target_systolic: int | None
     target_diastolic: int | None
     target_fasting_glucose: float | None
+    detection_overrides: StoredOverrides
     created_at: datetime
     updated_at: datetime
 
 
 _COLUMNS = sql.SQL(
     """id, name, sex, birth_date, conditions, community_id, grid_id, language, time_zone,
-       target_systolic, target_diastolic, target_fasting_glucose, created_at, updated_at"""
+       target_systolic, target_diastolic, target_fasting_glucose, detection_overrides,
+       created_at, updated_at"""
 )
 
 
@@ -71,7 +79,7 @@ def _resident_errors(community_id: int, grid_id: int | None) -> Iterator[None]:
 async def create_resident(conn: AsyncConnection[Any], data: ResidentCreate) -> Resident:
     """Add a resident to a community (and, optionally, to one of its grids)."""
     check_time_zone(data.time_zone)
-    values = data.model_dump()
+    values = as_parameters(data.model_dump())
     query = sql.SQL("INSERT INTO residents ({}) VALUES ({}) RETURNING {}").format(
         sql.SQL(", ").join(map(sql.Identifier, values)),
         sql.SQL(", ").join(map(sql.Placeholder, values)),
@@ -134,7 +142,7 @@ async def update_resident(
     grid_id = changes.get("grid_id", current.grid_id)
     async with conn.cursor(row_factory=class_row(Resident)) as cur:
         with _resident_errors(community_id, grid_id):
-            await cur.execute(query, {**changes, "id": resident_id})
+            await cur.execute(query, {**as_parameters(changes), "id": resident_id})
         resident = await cur.fetchone()
     assert resident is not None
     return resident

@@ -7,12 +7,14 @@ leaves the rest alone. Explicit nulls are refused for columns that cannot be emp
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from analytics.thresholds import DEFAULT_THRESHOLDS
 from service.auth import Role
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -47,6 +50,19 @@ def _distinct(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _detection_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    DEFAULT_THRESHOLDS.with_overrides(overrides)  # ValueError names the key at fault
+    if "time_zone" in overrides:
+        # The resident's own time_zone field is checked against the zone database; this is not.
+        raise ValueError("threshold 'time_zone' is the resident's time_zone field, not a setting")
+    for key, value in overrides.items():
+        numbers = value if isinstance(value, list) else [value]
+        # JSON bodies may carry NaN and Infinity, which no threshold means and jsonb refuses.
+        if any(isinstance(n, float) and not math.isfinite(n) for n in numbers):
+            raise ValueError(f"threshold {key!r} must be a finite number")
+    return overrides
+
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Relationship = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -62,6 +78,23 @@ Systolic = Annotated[int, Field(ge=90, le=200, description="Personal systolic ta
 Diastolic = Annotated[int, Field(ge=50, le=120, description="Personal diastolic target, mmHg.")]
 FastingGlucose = Annotated[float, Field(ge=3, le=15, description="Fasting target, mmol/L.")]
 EscalationOrder = Annotated[int, Field(ge=1, le=32767, description="1 is called first.")]
+_OVERRIDES_HELP = (
+    "Detection settings that differ from the defaults: threshold names of"
+    ' analytics.thresholds.Thresholds and their values, e.g. {"bp_urgent_systolic": 170}.'
+    " A resident's settings override their community's, and the resident's personal targets"
+    " (target_systolic, target_diastolic, target_fasting_glucose) override both."
+    " Sent in an update, the object replaces the stored one; {} clears it."
+)
+DetectionOverrides = Annotated[
+    dict[str, Any], AfterValidator(_detection_overrides), Field(description=_OVERRIDES_HELP)
+]
+StoredOverrides = Annotated[
+    dict[str, Any],
+    Field(
+        description="Detection settings that differ from the defaults (threshold name: value);"
+        " a resident's override their community's, personal targets override both."
+    ),
+]
 
 
 def set_clause(changes: Mapping[str, object]) -> sql.Composed:
@@ -70,6 +103,13 @@ def set_clause(changes: Mapping[str, object]) -> sql.Composed:
         sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
         for column in changes
     )
+
+
+def as_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values as psycopg takes them: the detection_overrides object as jsonb."""
+    if "detection_overrides" in values:
+        return {**values, "detection_overrides": Jsonb(values["detection_overrides"])}
+    return dict(values)
 
 
 class _Input(BaseModel):
@@ -99,16 +139,18 @@ class CommunityCreate(_Input):
     name_en: ShortText | None = None
     district: Name = "涪陵区"
     subdistrict: ShortText | None = None
+    detection_overrides: DetectionOverrides = Field(default_factory=dict)
 
 
 class CommunityUpdate(_Update):
     """Changes to a community; fields left out stay as they are."""
 
-    _not_null = ("name", "district")
+    _not_null = ("name", "district", "detection_overrides")
     name: Name | None = None
     name_en: ShortText | None = None
     district: Name | None = None
     subdistrict: ShortText | None = None
+    detection_overrides: DetectionOverrides | None = None
 
 
 class GridCreate(_Input):
@@ -138,12 +180,22 @@ class ResidentCreate(_Input):
     target_systolic: Systolic | None = None
     target_diastolic: Diastolic | None = None
     target_fasting_glucose: FastingGlucose | None = None
+    detection_overrides: DetectionOverrides = Field(default_factory=dict)
 
 
 class ResidentUpdate(_Update):
     """Changes to a resident; fields left out stay as they are (null clears a target)."""
 
-    _not_null = ("name", "sex", "birth_date", "conditions", "community_id", "language", "time_zone")
+    _not_null = (
+        "name",
+        "sex",
+        "birth_date",
+        "conditions",
+        "community_id",
+        "language",
+        "time_zone",
+        "detection_overrides",
+    )
     name: Name | None = None
     sex: Sex | None = None
     birth_date: PastDate | None = None
@@ -155,6 +207,7 @@ class ResidentUpdate(_Update):
     target_systolic: Systolic | None = None
     target_diastolic: Diastolic | None = None
     target_fasting_glucose: FastingGlucose | None = None
+    detection_overrides: DetectionOverrides | None = None
 
 
 class ContactCreate(_Input):

@@ -6,6 +6,7 @@ already taken) ends the command with one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -77,6 +78,35 @@ def validated(model: type[M], **values: Any) -> M:
         raise Invalid(f"{where}: {message}" if where else message) from None
 
 
+OverridesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--detection-overrides",
+        metavar="JSON",
+        help="Detection settings, e.g. '{\"bp_urgent_systolic\": 170}' (threshold names of"
+        " analytics.thresholds); a resident's override the community's.",
+    ),
+]
+
+
+def _overrides(text: str | None) -> dict[str, Any]:
+    """The --detection-overrides JSON as an object for validation (an empty one when unset)."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"--detection-overrides is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise Invalid('--detection-overrides takes a JSON object, like {"bp_urgent_systolic": 170}')
+    return value
+
+
+def _overrides_note(overrides: dict[str, Any]) -> str:
+    """`, detection {...}` for a printed line, or nothing without overrides."""
+    return f", detection {json.dumps(overrides, ensure_ascii=False)}" if overrides else ""
+
+
 @command("create-gateway")
 def create_gateway_command(
     name: Annotated[str, typer.Argument(help="A name for the home.")],
@@ -144,14 +174,24 @@ def create_community_command(
     name: Annotated[str, typer.Argument(help="The community's name, e.g. 敦仁社区.")],
     name_en: Annotated[str | None, typer.Option(help="Its name in English.")] = None,
     subdistrict: Annotated[str | None, typer.Option(help="The subdistrict (街道).")] = None,
+    detection_overrides: OverridesOption = None,
 ) -> None:
     """Create a community (in 涪陵区) and print it, id first."""
-    data = validated(CommunityCreate, name=name, name_en=name_en, subdistrict=subdistrict)
+    data = validated(
+        CommunityCreate,
+        name=name,
+        name_en=name_en,
+        subdistrict=subdistrict,
+        detection_overrides=_overrides(detection_overrides),
+    )
     community: Community = run_in_transaction(
         load_settings(), lambda conn: create_community(conn, data)
     )
     english = f" ({community.name_en})" if community.name_en else ""
-    typer.echo(f"{community.id} community {community.name}{english}, {community.district}")
+    typer.echo(
+        f"{community.id} community {community.name}{english}, {community.district}"
+        + _overrides_note(community.detection_overrides)
+    )
 
 
 @command("create-grid")
@@ -179,6 +219,7 @@ def create_resident_command(
     ] = None,
     language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
     time_zone: Annotated[str, typer.Option(help="IANA time zone.")] = "Asia/Shanghai",
+    detection_overrides: OverridesOption = None,
 ) -> None:
     """Create a resident and print them, id first."""
     data = validated(
@@ -191,6 +232,7 @@ def create_resident_command(
         grid_id=grid,
         language=language,
         time_zone=time_zone,
+        detection_overrides=_overrides(detection_overrides),
     )
     resident: Resident = run_in_transaction(
         load_settings(), lambda conn: create_resident(conn, data)
@@ -201,7 +243,7 @@ def create_resident_command(
     conditions = "+".join(resident.conditions) or "no conditions"
     typer.echo(
         f"{resident.id} resident {resident.name}, {resident.sex}, born {resident.birth_date},"
-        f" {where}, {conditions}"
+        f" {where}, {conditions}" + _overrides_note(resident.detection_overrides)
     )
 
 

@@ -4,10 +4,11 @@ offline replay, which must raise what the live service would."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from analytics.detector import Detector
 from analytics.findings import Audience, Severity
+from analytics.readings import Kind, Profile, Reading
 from analytics.replay import replay_resident
 from analytics.thresholds import DEFAULT_THRESHOLDS
 from tests.analytics.builders import (
@@ -193,3 +194,22 @@ class TestReplay:
 
     def test_nothing_to_replay(self):
         assert list(replay_resident(PROFILE, [])) == []
+
+
+class TestCalendarEdges:
+    def test_a_reading_on_the_last_day_of_the_calendar_does_not_crash(self):
+        last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=1)))
+        reading = Reading("r1", last, Kind.GLUCOSE, glucose_mmol_l=2.5)
+        findings = list(replay_resident(Profile("r1"), [reading]))
+        assert [f.rule for f in findings] == ["quality.clock"]  # no reading has such a time
+
+    def test_a_reading_from_long_ago_does_not_replay_every_day_since(self):
+        ancient = Reading("r1", datetime(1990, 1, 2, tzinfo=UTC), Kind.GLUCOSE, glucose_mmol_l=6)
+        today = Reading("r1", datetime(2026, 3, 2, tzinfo=UTC), Kind.GLUCOSE, glucose_mmol_l=6)
+        detector = Detector(Profile("r1"))
+        checks = []
+        daily_check = detector._daily_check
+        detector._daily_check = lambda at, seen: checks.append(at) or daily_check(at, seen)  # type: ignore[method-assign]
+        assert detector.observe(ancient) + detector.observe(today) == []
+        assert 59 <= len(checks) <= 61  # the last 60 days' checks, not 13,000
+        assert checks[-1] == datetime(2026, 3, 1, 1, tzinfo=UTC)  # 09:00 in Fuling

@@ -254,6 +254,100 @@ class TestResidents:
         assert admin.delete(f"/residents/{resident_id}").status_code == 404
 
 
+BAD_OVERRIDES = [
+    ({"bp_urgnet": 170}, "unknown threshold 'bp_urgnet'"),
+    ({"bp_urgent_systolic": "high"}, "threshold 'bp_urgent_systolic' takes a number"),
+    ({"bp_urgent_systolic": -170}, "threshold 'bp_urgent_systolic' cannot be negative"),
+    ({"irregular_count": 2.5}, "threshold 'irregular_count' takes a whole number"),
+    ({"plausible_pulse": [250, 25]}, "threshold 'plausible_pulse': low must be below high"),
+    ({"time_zone": "Asia/Chongqing"}, "threshold 'time_zone' is the resident's time_zone field"),
+]
+
+
+def refused_setting(response: httpx.Response) -> str:
+    """The message of a 422 about detection_overrides."""
+    (error,) = detail(response, 422)
+    assert error["loc"] == ["body", "detection_overrides"], error
+    message: str = error["msg"]
+    return message
+
+
+class TestDetectionOverrides:
+    def test_a_community_and_a_resident_are_created_with_settings(self, admin, db):
+        community = new(
+            admin, "/communities", name="敦仁社区", detection_overrides={"bp_urgent_systolic": 170}
+        )
+        assert community["detection_overrides"] == {"bp_urgent_systolic": 170}
+        lows = {"glucose_hypo_level1": 4.2, "plausible_pulse": [30, 220]}
+        body = {**RESIDENT, "community_id": community["id"], "detection_overrides": lows}
+        resident = new(admin, "/residents", **body)
+        assert resident["detection_overrides"] == lows
+        assert admin.get(f"/residents/{resident['id']}").json()["detection_overrides"] == lows
+        stored = db.execute(
+            """SELECT c.detection_overrides, r.detection_overrides
+               FROM residents r JOIN communities c ON c.id = r.community_id"""
+        ).fetchall()
+        assert stored == [({"bp_urgent_systolic": 170}, lows)]
+
+    def test_without_settings_they_are_empty(self, admin, place, resident_id):
+        assert admin.get(f"/communities/{place[0]}").json()["detection_overrides"] == {}
+        assert admin.get(f"/residents/{resident_id}").json()["detection_overrides"] == {}
+
+    def test_an_update_replaces_them_and_leaving_them_out_keeps_them(self, admin, db, resident_id):
+        path = f"/residents/{resident_id}"
+        first = {"bp_urgent_systolic": 170, "pulse_high": 110}
+        assert admin.patch(path, json={"detection_overrides": first}).status_code == 200
+        assert admin.patch(path, json={"language": "en"}).json()["detection_overrides"] == first
+        second = {"pulse_high": 130}
+        assert admin.patch(path, json={"detection_overrides": second}).status_code == 200
+        assert one(db, "SELECT detection_overrides FROM residents") == (second,)
+        cleared = admin.patch(path, json={"detection_overrides": {}})
+        assert cleared.json()["detection_overrides"] == {}
+        null = admin.patch(path, json={"detection_overrides": None})
+        assert detail(null, 422)[0]["msg"].endswith("detection_overrides cannot be null")
+
+    def test_a_communitys_settings_are_updated(self, admin, db, place):
+        path = f"/communities/{place[0]}"
+        changed = admin.patch(path, json={"detection_overrides": {"remeasure_minutes": 10}})
+        assert changed.json()["detection_overrides"] == {"remeasure_minutes": 10}
+        assert one(db, "SELECT detection_overrides FROM communities") == (
+            {"remeasure_minutes": 10},
+        )
+
+    @pytest.mark.parametrize(("overrides", "message"), BAD_OVERRIDES)
+    def test_a_bad_setting_is_422_naming_it(self, admin, db, place, overrides, message):
+        body = {**RESIDENT, "community_id": place[0], "detection_overrides": overrides}
+        assert message in refused_setting(admin.post("/residents", json=body))
+        assert count(db, "residents") == 0
+        bad_community = {"name": "崇义社区", "detection_overrides": overrides}
+        assert message in refused_setting(admin.post("/communities", json=bad_community))
+        update = {"detection_overrides": overrides}
+        assert message in refused_setting(admin.patch(f"/communities/{place[0]}", json=update))
+        assert one(db, "SELECT detection_overrides FROM communities") == ({},)
+
+    def test_not_a_number_is_422_not_a_server_error(self, admin, db, resident_id):
+        # Python's JSON (httpx's and the service's) writes and reads NaN; jsonb cannot store it.
+        for value in ("NaN", "Infinity", "[25, Infinity]"):
+            key = "plausible_pulse" if value.startswith("[") else "bp_urgent_systolic"
+            response = admin.patch(
+                f"/residents/{resident_id}",
+                content=f'{{"detection_overrides": {{"{key}": {value}}}}}',
+                headers={"Content-Type": "application/json"},
+            )
+            assert f"threshold '{key}' must be a finite number" in refused_setting(response)
+        assert one(db, "SELECT detection_overrides FROM residents") == ({},)
+        target = admin.patch(
+            f"/residents/{resident_id}",
+            content='{"target_fasting_glucose": NaN}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert detail(target, 422)[0]["input"] == "nan"
+
+    def test_settings_that_are_not_an_object_are_422(self, admin, place):
+        body = {**RESIDENT, "community_id": place[0], "detection_overrides": [170]}
+        assert "valid dictionary" in refused_setting(admin.post("/residents", json=body))
+
+
 class TestContacts:
     def path(self, resident_id: int) -> str:
         return f"/residents/{resident_id}/contacts"

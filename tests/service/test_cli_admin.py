@@ -144,6 +144,51 @@ class TestCreateResident:
         assert db.execute("SELECT count(*) FROM residents").fetchone() == (0,)
 
 
+class TestDetectionOverrides:
+    def test_a_community_and_a_resident_with_settings(self, linli, db):
+        line = ok(
+            linli(
+                "create-community", "敦仁社区", '--detection-overrides={"bp_urgent_systolic": 170}'
+            )
+        )
+        assert line.endswith(', detection {"bp_urgent_systolic": 170}')
+        resident = ok(
+            linli(
+                "create-resident",
+                "--name=王秀英",
+                "--sex=female",
+                "--birth-date=1944-03-02",
+                f"--community={first_id(line)}",
+                "--detection-overrides",
+                '{"pulse_high": 110}',
+            )
+        )
+        assert resident.endswith(', detection {"pulse_high": 110}')
+        stored = db.execute(
+            """SELECT c.detection_overrides, r.detection_overrides
+               FROM residents r JOIN communities c ON c.id = r.community_id"""
+        ).fetchall()
+        assert stored == [({"bp_urgent_systolic": 170}, {"pulse_high": 110})]
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("{bp_urgent_systolic: 170}", "--detection-overrides is not JSON: Expecting property"),
+            ("[170]", "--detection-overrides takes a JSON object"),
+            ('{"bp_urgnet": 170}', "detection_overrides: unknown threshold 'bp_urgnet'"),
+            (
+                '{"pulse_high": NaN}',
+                "detection_overrides: threshold 'pulse_high' must be a finite number",
+            ),
+        ],
+    )
+    def test_bad_settings_are_one_line(self, linli, db, value, message):
+        assert message in refused(
+            linli("create-community", "敦仁社区", "--detection-overrides", value)
+        )
+        assert db.execute("SELECT count(*) FROM communities").fetchone() == (0,)
+
+
 class TestCreateContact:
     def test_contact_with_quiet_hours(self, linli, db, resident_id):
         line = ok(

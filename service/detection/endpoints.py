@@ -1,0 +1,97 @@
+"""Routes to read what detection found: a resident's alerts and findings, and the open alerts
+of every resident the caller may see (a doctor's "who needs me today")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from service.access import ensure_can_see_resident
+from service.deps import Transaction, UserDep
+from service.detection.alerts_queries import (
+    Alert,
+    AlertWithResident,
+    SeverityLabel,
+    StateFilter,
+    StoredFinding,
+    resident_alerts,
+    resident_findings,
+    visible_alerts,
+)
+from service.errors import Invalid
+
+router = APIRouter(
+    tags=["alerts"],
+    responses={401: {"description": "No user token, or an unknown or revoked one"}},
+)
+
+StateQuery = Annotated[
+    StateFilter,
+    Query(description="open: not resolved yet (acknowledged and escalated too); all: any."),
+]
+SinceQuery = Annotated[AwareDatetime | None, Query(description="From (inclusive), with offset.")]
+UntilQuery = Annotated[AwareDatetime | None, Query(description="Until (exclusive); default now.")]
+NOT_SEEN: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such resident, or one the user may not see"}
+}
+
+
+def _window(since: datetime | None, until: datetime | None, days: int) -> tuple[datetime, datetime]:
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=days)
+    if since >= until:
+        raise Invalid("'since' must be before 'until'")
+    return since, until
+
+
+@router.get("/v1/residents/{resident_id}/alerts", responses=NOT_SEEN)
+async def get_resident_alerts(
+    resident_id: int,
+    user: UserDep,
+    conn: Transaction,
+    state: StateQuery = "open",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Alert]:
+    """A resident's alerts, newest first (default: those not resolved yet)."""
+    await ensure_can_see_resident(conn, user, resident_id)
+    return await resident_alerts(conn, resident_id, state, limit)
+
+
+@router.get("/v1/residents/{resident_id}/findings", responses=NOT_SEEN)
+async def get_resident_findings(
+    resident_id: int,
+    user: UserDep,
+    conn: Transaction,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[StoredFinding]:
+    """What detection reported about a resident, oldest first (default: the last 30 days)."""
+    start, end = _window(since, until, days=30)
+    await ensure_can_see_resident(conn, user, resident_id)
+    return await resident_findings(conn, resident_id, start, end, limit)
+
+
+@router.get("/v1/alerts")
+async def get_alerts(
+    user: UserDep,
+    conn: Transaction,
+    community_id: Annotated[int | None, Query(description="Only this community's.")] = None,
+    severity_at_least: Annotated[
+        SeverityLabel, Query(description="Leave out less serious alerts.")
+    ] = "info",
+    state: StateQuery = "open",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[AlertWithResident]:
+    """Alerts of the residents the caller may see, most severe first, then oldest first."""
+    return await visible_alerts(
+        conn,
+        user,
+        community_id=community_id,
+        severity_at_least=severity_at_least,
+        state=state,
+        limit=limit,
+    )
