@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from service.app import create_app
-from service.cli import admin, analyze, ble, collect, emulate, gateway
+from service.cli import admin, analyze, ble, collect, emulate, gateway, worker
 from service.cli.common import (
     OneLineCommand,
     OneLineGroup,
@@ -33,6 +33,7 @@ app.command("outbox", cls=OneLineCommand)(gateway.outbox)
 app.command("collect", cls=OneLineCommand)(collect.collect)
 app.command("analyze", cls=OneLineCommand)(analyze.analyze)
 app.command("emulate", cls=OneLineCommand)(emulate.emulate)
+app.command("worker", cls=OneLineCommand)(worker.worker)
 
 
 @app.command(cls=OneLineCommand)

@@ -70,7 +70,7 @@ def _item(reading: Reading) -> dict[str, Any]:
     }
 
 
-def _start(days_ago: float) -> datetime:
+def start_of(days_ago: float) -> datetime:
     return (datetime.now(UTC) - timedelta(days=days_ago)).replace(microsecond=0)
 
 
@@ -91,7 +91,7 @@ def make_home(settings: Settings, db: psycopg.Connection[Any], api: httpx.Client
     )
     _, token = new_gateway(settings.database_url or "", "王家")
     home = Home(api, token, resident_id)
-    long_ago = _start(400)  # registers both devices; before the resident had them
+    long_ago = start_of(400)  # registers both devices; before the resident had them
     home.upload(bp(long_ago, 120, 80), glucose(long_ago, 6.0))
     assign(settings.database_url or "", "BP-HOME", resident_id)
     assign(settings.database_url or "", "GL-HOME", resident_id)
@@ -127,7 +127,7 @@ def alerts(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
 
 class TestLiveAlerts:
     def test_an_uploaded_crisis_opens_one_alert_that_rises_and_clears(self, home, db, settings):
-        start = _start(2)
+        start = start_of(2)
         home.upload(bp(start, 186, 100))  # a first urgent reading: the window opens
         run(settings.database_url, home.resident_id, start + timedelta(minutes=1))
         assert alerts(db) == []
@@ -155,7 +155,7 @@ class TestLiveAlerts:
         ]
 
     def test_severity_rises_on_the_open_alert(self, home, db, settings):
-        start = _start(1)
+        start = start_of(1)
         home.upload(glucose(start, 3.5))
         run(settings.database_url, home.resident_id)
         home.upload(glucose(start + timedelta(minutes=20), 3.7))
@@ -169,7 +169,7 @@ class TestLiveAlerts:
         ]
 
     def test_an_unconfirmed_urgent_reading_is_raised_when_its_window_ends(self, home, db, settings):
-        start = _start(1)
+        start = start_of(1)
         home.upload(bp(start, 190, 95))
         run(settings.database_url, home.resident_id, start + timedelta(minutes=4))
         assert alerts(db) == []
@@ -180,7 +180,7 @@ class TestLiveAlerts:
         assert row[3]["confirmed"] is False
 
     def test_a_reading_upload_resent_is_checked_once(self, home, db, settings):
-        reading = glucose(_start(1), 2.5)
+        reading = glucose(start_of(1), 2.5)
         home.upload(reading)
         home.upload(reading)  # a gateway resending after a lost answer
         run(settings.database_url, home.resident_id)
@@ -192,7 +192,7 @@ class TestLiveAlerts:
 def test_the_worker_checks_an_upload_without_being_asked(settings, db):
     with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as api:
         home = make_home(settings, db, api)
-        home.upload(glucose(_start(0.1), 2.6))
+        home.upload(glucose(start_of(0.1), 2.6))
         deadline = time.monotonic() + 30
         while not alerts(db) and time.monotonic() < deadline:
             time.sleep(0.1)
