@@ -241,3 +241,22 @@ def test_live_and_replay_raise_the_same_findings(home, db, settings):
     assert live == replayed
     rules = {row[0] for row in live}
     assert {"bp.crisis", "glucose.hypo.level2", "bp.urgent", "adherence.missed"} <= rules
+
+
+def test_a_silent_home_with_its_gateway_offline_is_not_a_resident_who_stopped(home, db, settings):
+    start = datetime.combine(date.today() - timedelta(days=30), datetime.min.time(), UTC)
+    for day in range(8):  # a week of mornings, 07:00 in Fuling
+        reading = glucose(start + timedelta(days=day, hours=23), 6.0)
+        home.upload(reading)
+        run(settings.database_url, home.resident_id, reading.measured_at)
+    last_heard = start + timedelta(days=7, hours=23, minutes=5)
+    db.execute("UPDATE gateways SET last_seen_at = %s", (last_heard,))
+    run(settings.database_url, home.resident_id, start + timedelta(days=13, hours=2))
+    assert [row[:2] for row in alerts(db)] == [("gateway.offline", "info")]
+    # The gateway is back, but nothing came from the resident: now it is the resident.
+    db.execute("UPDATE gateways SET last_seen_at = %s", (start + timedelta(days=13, hours=5),))
+    run(settings.database_url, home.resident_id, start + timedelta(days=14, hours=2))
+    assert alerts(db) == [
+        ("gateway.offline", "info", "resolved"),
+        ("adherence.missed", "warning", "open"),
+    ]
