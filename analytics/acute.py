@@ -99,14 +99,16 @@ def blood_pressure(state: ResidentState, reading: Reading, th: Thresholds) -> li
         ends = at + timedelta(minutes=th.remeasure_minutes)
         state.window = Window(at, ends, systolic, diastolic)
     else:
-        back = f"Blood pressure {_bp(systolic, diastolic)}: below the urgent line again."
-        effects += [Clear("bp.crisis", at, back, at), Clear("bp.urgent", at, back, at)]
-    effects += _low_and_pulse(reading, th)
+        for rule in ("bp.crisis", "bp.urgent"):
+            if state.alerts.is_open(rule):
+                back = f"Blood pressure {_bp(systolic, diastolic)}: below the urgent line again."
+                effects.append(Clear(rule, at, back, at))
+    effects += _low_and_pulse(state, reading, th)
     effects += _irregular(state, reading, th)
     return effects
 
 
-def _low_and_pulse(reading: Reading, th: Thresholds) -> list[Effect]:
+def _low_and_pulse(state: ResidentState, reading: Reading, th: Thresholds) -> list[Effect]:
     at, systolic, pulse = reading.measured_at, reading.systolic or 0.0, reading.pulse
     effects: list[Effect] = []
     if systolic < th.bp_low_systolic:
@@ -114,7 +116,7 @@ def _low_and_pulse(reading: Reading, th: Thresholds) -> list[Effect]:
         effects.append(
             Candidate("bp.low", Severity.WARNING, at, message, at, {"systolic": systolic})
         )
-    else:
+    elif state.alerts.is_open("bp.low"):
         effects.append(Clear("bp.low", at, f"Systolic pressure {systolic:g} mmHg again.", at))
     if pulse is None:
         return effects
@@ -123,7 +125,7 @@ def _low_and_pulse(reading: Reading, th: Thresholds) -> list[Effect]:
         effects.append(
             Candidate("pulse.abnormal", Severity.WARNING, at, message, at, {"pulse": pulse})
         )
-    else:
+    elif state.alerts.is_open("pulse.abnormal"):
         effects.append(Clear("pulse.abnormal", at, f"Pulse {pulse:g} per minute again.", at))
     return effects
 
@@ -165,21 +167,21 @@ def glucose(state: ResidentState, reading: Reading, th: Thresholds) -> list[Effe
         effects.append(
             Candidate("glucose.hypo.level2", Severity.CRITICAL, at, message, at, evidence)
         )
-    else:
+    elif state.alerts.is_open("glucose.hypo.level2"):
         effects.append(Clear("glucose.hypo.level2", at, f"Glucose {value:g} mmol/L again.", at))
     if value < th.glucose_hypo_level1 and value >= th.glucose_hypo_level2:
         message = f"Glucose {value:g} mmol/L: low blood sugar, eat something sweet and re-check."
         effects.append(
             Candidate("glucose.hypo.level1", Severity.WARNING, at, message, at, evidence)
         )
-    elif value >= th.glucose_hypo_level1:
+    elif value >= th.glucose_hypo_level1 and state.alerts.is_open("glucose.hypo.level1"):
         effects.append(Clear("glucose.hypo.level1", at, f"Glucose {value:g} mmol/L again.", at))
     if value >= th.glucose_hyper_urgent:
         message = f"Glucose {value:g} mmol/L: very high, at the urgent-referral line."
         effects.append(
             Candidate("glucose.hyper.urgent", Severity.URGENT, at, message, at, evidence)
         )
-    else:
+    elif state.alerts.is_open("glucose.hyper.urgent"):
         effects.append(Clear("glucose.hyper.urgent", at, f"Glucose {value:g} mmol/L again.", at))
     return effects + _repeated_high(state, reading, value, th)
 
@@ -209,8 +211,8 @@ def quiet_checks(state: ResidentState, now: datetime, th: Thresholds) -> list[Ef
     state.irregular = recent(state.irregular, seconds, th.irregular_days)
     state.hyper = recent(state.hyper, seconds, th.hyper_repeat_days)
     effects: list[Effect] = []
-    if not state.irregular:
+    if not state.irregular and state.alerts.is_open("pulse.irregular"):
         effects.append(Clear("pulse.irregular", now, "No irregular pulse flagged lately."))
-    if not state.hyper:
+    if not state.hyper and state.alerts.is_open("glucose.hyper.repeated"):
         effects.append(Clear("glucose.hyper.repeated", now, "No high glucose lately."))
     return effects

@@ -73,8 +73,9 @@ class Detector:
             effects = [_late(effect) for effect in effects]
             if self.state.window is not None and self.state.window is not window:
                 self.state.window.late = True  # its end is as late: for the doctor only too
-        back = "Measuring again."
-        effects.append(Clear("adherence.missed", reading.measured_at, back, reading.measured_at))
+        if self.state.alerts.is_open("adherence.missed"):
+            at = reading.measured_at
+            effects.append(Clear("adherence.missed", at, "Measuring again.", at))
         return findings + self._apply(effects)
 
     def _quality(self, reading: Reading, verdict: quality.Verdict) -> list[Finding]:
@@ -86,7 +87,8 @@ class Detector:
         if verdict.problem is not quality.Problem.CLOCK:
             # A loose cuff or a meter check still shows the resident measuring.
             self._measured(at)
-            effects.append(Clear("adherence.missed", at, "Measuring again.", at))
+            if self.state.alerts.is_open("adherence.missed"):
+                effects.append(Clear("adherence.missed", at, "Measuring again.", at))
         rule = _QUALITY_RULES.get(verdict.problem)
         if rule is not None:  # a control-solution check is routine: counted, not reported
             message = "Reading not counted: " + "; ".join(verdict.reasons) + "."

@@ -11,6 +11,7 @@ data in either window gives no verdict at all.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,12 +45,15 @@ def baseline(days: np.ndarray, means: np.ndarray, today: int, th: Thresholds) ->
     """The baseline from the days before the recent window, or None with too few of them."""
     recent_start = today - th.drift_recent_days
     chosen = (days >= recent_start - th.drift_baseline_days) & (days < recent_start)
-    values = means[chosen]
-    if values.size < th.drift_min_baseline_days:
+    values = means[chosen].tolist()
+    if len(values) < th.drift_min_baseline_days:
         return None
-    level = float(np.median(values))
-    spread = max(MAD_TO_SD * float(np.median(np.abs(values - level))), th.drift_min_spread)
-    return Baseline(level, spread, int(values.size))
+    # Medians of a few dozen numbers, every day for every resident: numpy's median costs
+    # several times more than sorting a short list.
+    level = float(statistics.median(values))
+    deviation = statistics.median([abs(v - level) for v in values])
+    spread = max(MAD_TO_SD * float(deviation), th.drift_min_spread)
+    return Baseline(level, spread, len(values))
 
 
 def cusum(
