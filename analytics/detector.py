@@ -208,6 +208,8 @@ class Detector:
             return []
         self._drift_checked_at = self._bp_readings_seen
         state, th = self.state, self.th
+        # The windows end after today: the readings taken before the check count already.
+        until = today + 1
         days_with_bp = sorted(d for d, s in state.daily.items() if s[control.BP_COUNT] > 0)
         if not days_with_bp:
             return []
@@ -216,13 +218,13 @@ class Detector:
             [state.daily[d][control.SYSTOLIC] / state.daily[d][control.BP_COUNT] for d in days]
         )
         if state.drift_baseline is not None:
-            level = drift.recent_level(days, means, today, th)
+            level = drift.recent_level(days, means, until, th)
             if level is not None and level < state.drift_baseline + th.drift_shift / 2:
                 state.drift_baseline = None
                 return [Clear("bp.drift.up", at, "Systolic pressure back near its usual level.")]
             return []
-        usual = drift.baseline(days, means, today, th)
-        found = None if usual is None else drift.cusum(days, means, today, usual, th)
+        usual = drift.baseline(days, means, until, th)
+        found = None if usual is None else drift.cusum(days, means, until, usual, th)
         if found is None:
             return []
         state.drift_baseline = found.baseline

@@ -5,12 +5,22 @@ The baseline is the median of the daily means in the weeks before the recent win
 spread 1.4826 x their median absolute deviation (a robust standard deviation), floored. Over
 the recent window the CUSUM S = max(0, S + x - baseline - k), with k half the rise worth
 telling (Page's choice for a shift of 2k), signals when S passes `h` spreads and the rise has
-lasted several days at a level at least the rise worth telling above the baseline. Too little
-data in either window gives no verdict at all.
+lasted several calendar days at a level at least the rise worth telling above the baseline.
+Too little data in either window gives no verdict at all.
+
+`h` is set for a resident who measures every day. A CUSUM's in-control run length, counted in
+observations, grows about as exp(2kh) (k, h in spreads; Siegmund's approximation), so a
+resident who measures every g days on average can be given h - ln(g) / 2k for the same false
+alarms per month: fewer daily means, each needing to count a little more. The rise is asked
+to span days on the calendar, not days with readings, for the same reason.
+
+`today` is the first day *not* looked at: the detector passes the day after the check's day,
+so that the readings taken earlier on the day of the check count too.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -70,13 +80,27 @@ def cusum(
         if statistic == 0.0:
             began = day
         statistic = max(0.0, statistic + value - usual.level - slack)
-    if statistic <= th.drift_threshold_spreads * usual.spread:
+    if statistic <= decision_interval(usual, th):
         return None
     rising = recent_means[recent_days >= began]
     level = float(np.mean(rising))
-    if rising.size < th.drift_min_recent_days or level - usual.level < th.drift_min_rise:
+    lasted = int(recent_days[-1]) - began + 1  # calendar days, the first and last included
+    short = rising.size < 2 or lasted < th.drift_min_recent_days
+    if short or level - usual.level < th.drift_min_rise:
         return None  # a day or two's blip, or a rise smaller than the one worth telling
     return Drift(usual.level, usual.spread, round(level, 1), began, round(statistic, 1))
+
+
+def decision_interval(usual: Baseline, th: Thresholds) -> float:
+    """The CUSUM's decision interval h in mmHg: `drift_threshold_spreads` spreads for a
+    resident measuring daily, less by ln(gap) / 2k spreads for one measuring every `gap` days
+    (k the slack in spreads), never under half of it."""
+    gap = max(1.0, th.drift_baseline_days / usual.days)  # calendar days per day measured
+    slack = th.drift_shift / 2 / usual.spread
+    spreads = th.drift_threshold_spreads
+    if slack > 0:
+        spreads = max(spreads / 2, spreads - math.log(gap) / (2 * slack))
+    return spreads * usual.spread
 
 
 def recent_level(days: np.ndarray, means: np.ndarray, today: int, th: Thresholds) -> float | None:

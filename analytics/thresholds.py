@@ -66,9 +66,13 @@ class Thresholds:
     drift_min_rise: float = 15  # [Linli] the mean since the rise began must be this far up
     drift_baseline_days: int = 28  # [Linli] baseline: the 4 weeks before the recent window
     drift_recent_days: int = 14  # [Linli] the recent window the CUSUM runs over
-    drift_min_baseline_days: int = 10  # [Linli] fewer days with readings: no baseline
-    drift_min_recent_days: int = 3  # [Linli] fewer recent days, or days of the rise: no finding
-    drift_threshold_spreads: float = 4.0  # [Linli] CUSUM decision interval, in daily spreads
+    # [Linli] fewer days with readings: no baseline (7 of 28 lets every-2-3-day measurers in)
+    drift_min_baseline_days: int = 7
+    # [Linli] fewer recent days: no verdict; a rise must span this many calendar days
+    drift_min_recent_days: int = 3
+    # [Linli] CUSUM decision interval, in daily spreads, for a resident measuring every day;
+    # lowered for sparser measurers so that false alarms per month stay alike (see drift.py)
+    drift_threshold_spreads: float = 4.0
     drift_min_spread: float = 8.0  # [Linli] floor of the daily spread (day-to-day SD), mmHg
     # Missed measurements
     missed_min_days: float = 2  # issue default: silence beyond max(2 days, 3x usual gap)

@@ -72,6 +72,8 @@ class DetectionJobs:
 
     async def run_worker(self, **options: Any) -> None:
         """Run detection jobs until cancelled (options go to procrastinate's worker)."""
+        # Every upload defers a job: keep only the failed ones, or the table grows forever.
+        options.setdefault("delete_jobs", "successful")
         await self.app.run_worker_async(queues=[QUEUE], install_signal_handlers=False, **options)
 
 

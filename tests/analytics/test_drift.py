@@ -139,13 +139,14 @@ class TestDriftInTheDetector:
             ("bp.drift.up", "warning", "open"),
             ("bp.drift.up", "info", "cleared"),
         ]
-        # Cleared once the last 7 days' mean is under 135 + 7.5.
-        assert findings[1].at == at("2026-02-27 09:00")
+        # Cleared once the last 7 days' mean (that morning's reading included) is under
+        # 135 + 7.5: 02-20 to 02-26, (2 x 155 + 5 x 136) / 7 = 141.4.
+        assert findings[1].at == at("2026-02-26 09:00")
 
     def test_too_few_usual_days_give_no_finding(self):
-        # Nine usual days, three weeks without readings, then eleven days 40 mmHg higher:
-        # never ten days of baseline before the rise to compare with.
-        usual = noisy_systolic(3, 9)
+        # Six usual days, three weeks without readings, then eleven days 40 mmHg higher:
+        # never seven days of baseline before the rise to compare with.
+        usual = noisy_systolic(3, 6)
         higher = [bp(at("2026-01-31 08:00") + timedelta(days=d), 175, 90) for d in range(11)]
         findings = observe_all(usual + higher, until="2026-03-15 10:00")
         assert of_rule(findings, "bp.drift.up") == []

@@ -196,7 +196,13 @@ def test_the_worker_checks_an_upload_without_being_asked(settings, db):
         deadline = time.monotonic() + 30
         while not alerts(db) and time.monotonic() < deadline:
             time.sleep(0.1)
+        jobs = (
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'detection.check_resident'"
+        )
+        while db.execute(jobs).fetchone() != (0,) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the finished job goes, so the table does not grow forever
     assert alerts(db) == [("glucose.hypo.level2", "critical", "open")]
+    assert db.execute(jobs).fetchone() == (0,)
 
 
 def _series(start: datetime) -> list[Reading]:
