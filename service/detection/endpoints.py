@@ -3,11 +3,9 @@ of every resident the caller may see (a doctor's "who needs me today")."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from service.access import ensure_can_see_resident
 from service.deps import Transaction, UserDep
@@ -21,7 +19,7 @@ from service.detection.alerts_queries import (
     resident_findings,
     visible_alerts,
 )
-from service.errors import Invalid
+from service.periods import SinceQuery, UntilQuery, period
 
 router = APIRouter(
     tags=["alerts"],
@@ -32,19 +30,9 @@ StateQuery = Annotated[
     StateFilter,
     Query(description="open: not resolved yet (acknowledged and escalated too); all: any."),
 ]
-SinceQuery = Annotated[AwareDatetime | None, Query(description="From (inclusive), with offset.")]
-UntilQuery = Annotated[AwareDatetime | None, Query(description="Until (exclusive); default now.")]
 NOT_SEEN: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such resident, or one the user may not see"}
 }
-
-
-def _window(since: datetime | None, until: datetime | None, days: int) -> tuple[datetime, datetime]:
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=days)
-    if since >= until:
-        raise Invalid("'since' must be before 'until'")
-    return since, until
 
 
 @router.get("/v1/residents/{resident_id}/alerts", responses=NOT_SEEN)
@@ -70,7 +58,7 @@ async def get_resident_findings(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[StoredFinding]:
     """What detection reported about a resident, oldest first (default: the last 30 days)."""
-    start, end = _window(since, until, days=30)
+    start, end = period(since, until, days=30)
     await ensure_can_see_resident(conn, user, resident_id)
     return await resident_findings(conn, resident_id, start, end, limit)
 

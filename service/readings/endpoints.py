@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from service.access import ensure_can_see_resident
 from service.deps import AdminDep, Transaction, UserDep
-from service.errors import Invalid
+from service.periods import SinceQuery, UntilQuery, period
 from service.readings.queries import (
     BloodPressureReading,
     DailyBloodPressure,
@@ -25,16 +23,6 @@ from service.readings.queries import (
 router = APIRouter(tags=["readings"])
 
 KindQuery = Annotated[ReadingKind, Query(description="blood_pressure or glucose")]
-SinceQuery = Annotated[AwareDatetime | None, Query(description="From (inclusive), with offset.")]
-UntilQuery = Annotated[AwareDatetime | None, Query(description="Until (exclusive); default now.")]
-
-
-def _window(since: datetime | None, until: datetime | None, days: int) -> tuple[datetime, datetime]:
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=days)
-    if since >= until:
-        raise Invalid("'since' must be before 'until'")
-    return since, until
 
 
 @router.get("/v1/residents/{resident_id}/readings")
@@ -48,7 +36,7 @@ async def get_resident_readings(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[BloodPressureReading] | list[GlucoseReading]:
     """A resident's readings of one kind, oldest first (default: the last 30 days)."""
-    start, end = _window(since, until, days=30)
+    start, end = period(since, until, days=30)
     await ensure_can_see_resident(conn, user, resident_id)
     return await resident_readings(conn, resident_id, kind, start, end, limit)
 
@@ -63,7 +51,7 @@ async def get_daily_summaries(
     until: UntilQuery = None,
 ) -> list[DailyBloodPressure] | list[DailyGlucose]:
     """A resident's daily summaries (China Standard Time days; default: the last 90 days)."""
-    start, end = _window(since, until, days=90)
+    start, end = period(since, until, days=90)
     await ensure_can_see_resident(conn, user, resident_id)
     return await daily_summaries(conn, resident_id, kind, start, end)
 
