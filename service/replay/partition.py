@@ -15,7 +15,7 @@ from datetime import datetime
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -64,6 +64,19 @@ class Job:
 
 
 _counters: Counters | None = None
+T = TypeVar("T")
+
+
+def _ignore(position: int) -> None:
+    pass
+
+
+def _ignore_error(line: int, reason: str) -> None:
+    pass
+
+
+def _nothing() -> None:
+    pass
 
 
 def init_worker(counters: Counters) -> None:
@@ -93,25 +106,43 @@ def run_part(job: Job, counters: Counters) -> Tally:
     return tally
 
 
-def _profiles(job: Job, tally: Tally) -> dict[str, Profile]:
-    assert job.residents is not None
-    table = job.residents
-    bad = tally.bad_residents = BadRows(table.name)
+def _owned_rows(
+    job: Job,
+    table: Table,
+    bad: BadRows,
+    parse: Callable[[dict[str, str]], T],
+    refused: Callable[[int, str], None],
+    progress: Callable[[int], None] = _ignore,
+    owned: Callable[[], None] = _nothing,
+) -> Iterator[tuple[int, T]]:
+    """The part's rows of `table`, parsed: (line, value); bad rows go to `bad` with a reason.
+
+    `owned` hears of every row of the part, good or bad; `refused` of every CSV error.
+    """
     columns, width = table.columns, len(table.columns)
     at = columns.index("resident_id")
-    first_line: dict[str, int] = {}
-    profiles: dict[str, Profile] = {}
-    for line, fields in rows(table, _errors_of(job, bad), _ignore):
+    for line, fields in rows(table, refused, progress):
         if not job.owns(fields[at].strip() if at < len(fields) else ""):
             continue
+        owned()
         if len(fields) > width:
             bad.add(line, f"{len(fields)} fields where the header has {width}")
             continue
         try:
-            profile = parse_profile(dict(zip(columns, fields, strict=False)))
+            value = parse(dict(zip(columns, fields, strict=False)))
         except RowError as exc:
             bad.add(line, str(exc))
             continue
+        yield line, value
+
+
+def _profiles(job: Job, tally: Tally) -> dict[str, Profile]:
+    assert job.residents is not None
+    table = job.residents
+    bad = tally.bad_residents = BadRows(table.name)
+    first_line: dict[str, int] = {}
+    profiles: dict[str, Profile] = {}
+    for line, profile in _owned_rows(job, table, bad, parse_profile, _errors_of(job, bad)):
         seen = first_line.setdefault(profile.resident_id, line)
         if seen != line:
             bad.add(line, f"resident_id {profile.resident_id!r} already on line {seen}")
@@ -121,10 +152,7 @@ def _profiles(job: Job, tally: Tally) -> dict[str, Profile]:
 
 
 def _sorted_readings(job: Job, tally: Tally, counters: Counters) -> ExternalSort:
-    table = job.readings
     bad = tally.bad_readings
-    columns, width = table.columns, len(table.columns)
-    at = columns.index("resident_id")
     sorter = ExternalSort(job.directory, job.chunk_records, job.fan_in)
     slot = job.part * FIELDS + BYTES_READ
 
@@ -136,18 +164,10 @@ def _sorted_readings(job: Job, tally: Tally, counters: Counters) -> ExternalSort
             tally.rows += 1
             bad.add(line, reason)
 
-    for line, fields in rows(table, refused, progress):
-        if not job.owns(fields[at].strip() if at < len(fields) else ""):
-            continue
+    def owned() -> None:
         tally.rows += 1
-        if len(fields) > width:
-            bad.add(line, f"{len(fields)} fields where the header has {width}")
-            continue
-        try:
-            reading = parse_reading(dict(zip(columns, fields, strict=False)))
-        except RowError as exc:
-            bad.add(line, str(exc))
-            continue
+
+    for _, reading in _owned_rows(job, job.readings, bad, parse_reading, refused, progress, owned):
         sorter.add(to_record(reading))
     return sorter
 
@@ -155,14 +175,6 @@ def _sorted_readings(job: Job, tally: Tally, counters: Counters) -> ExternalSort
 def _errors_of(job: Job, bad: BadRows) -> Callable[[int, str], None]:
     """Where CSV errors go: to the part of the empty resident_id, once over all parts."""
     return bad.add if job.owns("") else _ignore_error
-
-
-def _ignore(position: int) -> None:
-    pass
-
-
-def _ignore_error(line: int, reason: str) -> None:
-    pass
 
 
 def _counted(records: Iterator[Record], counters: Counters, slot: int) -> Iterator[Record]:
