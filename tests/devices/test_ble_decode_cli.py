@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
+
+from tests.processes import linli
 
 
 def linli_ble(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m service.cli ble ...` without any LINLI_ settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", "ble", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return linli("ble", *args)
 
 
 def decoded(*args: str) -> dict[str, object]:

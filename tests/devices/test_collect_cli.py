@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.factories import assign, auth, community, count, new_gateway, resident, user_token
-
-
-def linli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("LINLI_")},
-    )
+from tests.processes import linli
 
 
 def test_collect_from_two_emulated_homes_fills_what_the_read_api_returns(
@@ -31,7 +18,9 @@ def test_collect_from_two_emulated_homes_fills_what_the_read_api_returns(
         f'service_url = "{live_server.url}"\ntoken = "{token}"\ndata_dir = "{tmp_path / "gw"}"\n'
         "scan_seconds = 0.5\n"
     )
-    result = linli("collect", "--config", str(config), "--emulate", "2", "--rounds", "1")
+    result = linli(
+        "collect", "--config", str(config), "--emulate", "2", "--rounds", "1", timeout=180
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "outbox: 0 readings pending, 0 dead letters" in result.stdout
     assert count(db, "blood_pressure_readings") == 14  # 7 days x 2 homes
@@ -50,7 +39,7 @@ def test_collect_from_two_emulated_homes_fills_what_the_read_api_returns(
 
 
 def test_scan_lists_the_emulated_devices():
-    result = linli("ble", "scan", "--emulate", "2", "--seconds", "0.5")
+    result = linli("ble", "scan", "--emulate", "2", "--seconds", "0.5", timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
     names = sorted(line.split("  ", 1)[1] for line in result.stdout.splitlines())
     assert names == ["BP Monitor 1", "BP Monitor 2", "Glucose Meter 1", "Glucose Meter 2"]
@@ -59,7 +48,9 @@ def test_scan_lists_the_emulated_devices():
 def test_collect_with_a_broken_configuration_is_one_line(tmp_path: Path):
     config = tmp_path / "gateway.toml"
     config.write_text("service_url = 3\n")
-    result = linli("collect", "--config", str(config), "--emulate", "1", "--rounds", "1")
+    result = linli(
+        "collect", "--config", str(config), "--emulate", "1", "--rounds", "1", timeout=180
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
 
@@ -73,7 +64,7 @@ def test_collect_with_a_bad_hci_transport_is_one_line(tmp_path: Path):
         (["--hci", "bluetooth:0"], "--hci: unknown HCI transport 'bluetooth:0'"),
         (["--hci", "usb:0", "--emulate", "1"], "--emulate and --hci exclude each other"),
     ]:
-        result = linli("collect", "--config", str(config), "--rounds", "1", *args)
+        result = linli("collect", "--config", str(config), "--rounds", "1", *args, timeout=180)
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip().count("\n") == 0
         assert words in result.stderr
@@ -87,7 +78,9 @@ def test_collect_with_no_controller_at_the_hci_transport_is_one_line(tmp_path: P
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # free, and nobody listens on it
-    result = linli("collect", "--config", str(config), "--hci", f"tcp-client:127.0.0.1:{port}")
+    result = linli(
+        "collect", "--config", str(config), "--hci", f"tcp-client:127.0.0.1:{port}", timeout=180
+    )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "cannot open HCI transport" in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 
-from tests.devices.processes import Running, linli
+from tests.processes import Running, linli
 
 
 def test_it_lists_what_it_offers_and_runs_until_ctrl_c():

@@ -12,8 +12,8 @@ import signal
 from pathlib import Path
 
 from devices.outbox import DEFAULT_MAX_PENDING
-from tests.devices.processes import Running, linli
 from tests.factories import new_gateway
+from tests.processes import Running, linli
 
 RECORDS = 300
 # Slow enough to be killed in the middle, fast enough for the whole download to take ~6 s.

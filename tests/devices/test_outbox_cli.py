@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from devices.outbox import Outbox
 from tests.factories import glucose
-
-
-def linli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("LINLI_")},
-    )
+from tests.processes import linli
 
 
 def test_pending_and_dead_letters_are_shown(tmp_path: Path):
@@ -33,7 +20,7 @@ def test_pending_and_dead_letters_are_shown(tmp_path: Path):
         box.record([glucose(sequence=i) for i in range(1, 5)])
         refused = box.next_batch(1)[0]
         box.settle([], {refused.id: "concentration: outside what a meter measures"})
-    result = linli("outbox", "--config", str(config), "--dead-letters")
+    result = linli("outbox", "--config", str(config), "--dead-letters", timeout=60)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "pending: 3 of at most 3  (nearly full: is the service reachable?)"
@@ -46,7 +33,7 @@ def test_pending_and_dead_letters_are_shown(tmp_path: Path):
 def test_a_broken_configuration_is_one_line(tmp_path: Path):
     config = tmp_path / "gateway.toml"
     config.write_text('service_url = "http://x"\n')
-    result = linli("outbox", "--config", str(config))
+    result = linli("outbox", "--config", str(config), timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "token" in result.stderr

@@ -6,8 +6,6 @@ import csv
 import json
 import os
 import random
-import subprocess
-import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +19,7 @@ from analytics.replay import replay_resident
 from analytics.rows import parse_reading
 from service.cli.main import app
 from service.replay.runs import ExternalSort
+from tests.processes import linli
 
 CST = timezone(timedelta(hours=8))
 READING_HEADER = [
@@ -320,16 +319,7 @@ class TestExternalSort:
 
 def test_the_installed_command_writes_findings_and_a_summary(tmp_path: Path) -> None:
     readings = write_csv(tmp_path / "r.csv", [glucose("R1", "2024-03-01T07:30+08:00", 2.8)])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "analyze", str(readings), "-o", "out.jsonl"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = linli("analyze", str(readings), "-o", "out.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.count("\n") == 1

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 
 from service.passwords import verify_password
 from service.tokens import token_hash
+from tests import processes
 from tests.factories import auth, blood_pressure
 
 
 @pytest.fixture
 def linli(database_url, tmp_path):
     """Run `linli admin ...` on the test's database; stdin is optional input."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
-    env.update(LINLI_DATABASE_URL=database_url, LINLI_DATA_DIR=str(tmp_path / "data"))
+    settings = {"LINLI_DATABASE_URL": database_url, "LINLI_DATA_DIR": str(tmp_path / "data")}
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "service.cli", "admin", *args],
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return processes.linli("admin", *args, settings=settings, stdin=stdin)
 
     return run
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,25 +16,14 @@ import pytest
 
 from tests.conftest import free_port
 from tests.factories import auth, blood_pressure
+from tests.processes import clean_env, linli, linli_command
 
 
-def embedded_env(data_dir: Path, port: int | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
-    env["LINLI_DATA_DIR"] = str(data_dir)
+def embedded_settings(data_dir: Path, port: int | None = None) -> dict[str, str]:
+    settings = {"LINLI_DATA_DIR": str(data_dir)}
     if port is not None:
-        env["LINLI_PORT"] = str(port)
-    return env
-
-
-def linli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+        settings["LINLI_PORT"] = str(port)
+    return settings
 
 
 class Serving:
@@ -44,10 +32,10 @@ class Serving:
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = embedded_env(data_dir, self.port)
+        self.settings = embedded_settings(data_dir, self.port)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"],
-            env=self.env,
+            linli_command("serve"),
+            env=clean_env(self.settings),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -93,7 +81,7 @@ def test_serve_on_a_fresh_machine_keeps_data_between_runs(data_dir: Path):
     assert health["embedded"] is True
     assert health["pending_migrations"] == []
 
-    made = linli("admin", "create-gateway", "王家", env=first.env)
+    made = linli("admin", "create-gateway", "王家", settings=first.settings)
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     reading = blood_pressure(minutes=7)
@@ -116,8 +104,8 @@ def test_serve_on_a_fresh_machine_keeps_data_between_runs(data_dir: Path):
 
 class TestDoctor:
     def test_reports_mode_and_schema(self, database_url, tmp_path):
-        env = {**embedded_env(tmp_path), "LINLI_DATABASE_URL": database_url}
-        result = linli("doctor", "--json", env=env)
+        settings = {**embedded_settings(tmp_path), "LINLI_DATABASE_URL": database_url}
+        result = linli("doctor", "--json", settings=settings)
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
         assert report["ok"] is True
@@ -126,8 +114,8 @@ class TestDoctor:
         assert report["server_version"]
 
     def test_pending_migrations_are_a_problem(self, empty_database_url, tmp_path):
-        env = {**embedded_env(tmp_path), "LINLI_DATABASE_URL": empty_database_url}
-        result = linli("doctor", "--json", env=env)
+        settings = {**embedded_settings(tmp_path), "LINLI_DATABASE_URL": empty_database_url}
+        result = linli("doctor", "--json", settings=settings)
         assert result.returncode == 1
         report = json.loads(result.stdout)
         assert report["ok"] is False
@@ -135,17 +123,17 @@ class TestDoctor:
         assert "0001_people" in report["pending_migrations"]
 
     def test_unreachable_database(self, tmp_path):
-        env = {
-            **embedded_env(tmp_path),
+        settings = {
+            **embedded_settings(tmp_path),
             "LINLI_DATABASE_URL": "postgresql://linli@127.0.0.1:9/linli?connect_timeout=3",
         }
-        result = linli("doctor", env=env)
+        result = linli("doctor", settings=settings)
         assert result.returncode == 1
         assert "database unreachable" in result.stdout
 
     def test_a_malformed_setting_is_one_line(self, tmp_path):
-        env = {**embedded_env(tmp_path), "LINLI_PORT": "eighty"}
-        result = linli("doctor", env=env)
+        settings = {**embedded_settings(tmp_path), "LINLI_PORT": "eighty"}
+        result = linli("doctor", settings=settings)
         assert result.returncode == 2
         assert result.stderr.strip().count("\n") == 0
         assert "LINLI_PORT" in result.stderr
@@ -156,7 +144,7 @@ class TestDoctor:
     [(["doctor", "--bogus"], "No such option"), (["frobnicate"], "No such command")],
 )
 def test_bad_command_lines_are_one_line_and_exit_2(tmp_path, args, words):
-    result = linli(*args, env=embedded_env(tmp_path))
+    result = linli(*args, settings=embedded_settings(tmp_path))
     assert result.returncode == 2
     assert result.stderr.startswith("linli: ")
     assert words in result.stderr

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
 
 from tests.conftest import LiveServer
+from tests.processes import clean_env, linli_command
 from tests.service.test_detection import alerts, glucose, make_home, start_of
 
 
 def test_a_separate_worker_checks_what_the_api_stored(settings, db):
     api_settings = settings.model_copy(update={"run_worker": False})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
-    env["LINLI_DATABASE_URL"] = settings.database_url or ""
+    env = clean_env({"LINLI_DATABASE_URL": settings.database_url or ""})
     with LiveServer(api_settings) as server, httpx.Client(base_url=server.url) as api:
         home = make_home(api_settings, db, api)
         home.upload(glucose(start_of(0.1), 2.6))
         time.sleep(1)
         assert alerts(db) == []  # the API itself checks nothing
         worker = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "worker"],
+            linli_command("worker"),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import IO
 
@@ -20,20 +21,30 @@ def linli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "service.cli", *args]
 
 
-def clean_env() -> dict[str, str]:
-    """This environment without the LINLI_ settings of whoever runs the tests."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
+def clean_env(settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without the LINLI_ settings of whoever runs the tests, plus these."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
+    env.update(settings or {})
+    return env
 
 
-def linli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `linli ARGS` to its end."""
+def linli(
+    *args: str,
+    settings: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `linli ARGS` to its end, with only the given LINLI_ `settings`."""
     return subprocess.run(
         linli_command(*args),
+        input=stdin,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        env=clean_env(),
+        env=clean_env(settings),
     )
 
 
