@@ -18,6 +18,7 @@ from typing import Any
 import procrastinate
 import psycopg
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.schema import SchemaManager
 from psycopg_pool import AsyncConnectionPool
 
 from service.detection.service import check_all_queued, check_resident, run_due
@@ -83,6 +84,5 @@ async def apply_job_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
     row = await cur.fetchone()
     if row is not None and row[0]:
         return False
-    schema = procrastinate.App(connector=procrastinate.PsycopgConnector()).schema_manager
-    await conn.execute(schema.get_schema())
+    await conn.execute(SchemaManager.get_schema())
     return True
