@@ -80,7 +80,7 @@ async def assign_device(
     conn: AsyncConnection[Any], serial_or_id: str | int, user_index: int, resident_id: int
 ) -> Assignment:
     """Readings of this device user belong to the resident from now on; readings of it that
-    were waiting unassigned are attached to the resident too."""
+    were waiting unassigned are attached to the resident too, and queued for detection."""
     device = await find_device(conn, serial_or_id)
     async with conn.cursor(row_factory=class_row(Assignment)) as cur:
         try:
@@ -98,13 +98,25 @@ async def assign_device(
         assignment = await cur.fetchone()
     assert assignment is not None
     attached = 0
-    for table in ("blood_pressure_readings", "glucose_readings"):
+    for table, kind in (
+        ("blood_pressure_readings", "blood_pressure"),
+        ("glucose_readings", "glucose"),
+    ):
+        # Attached readings are queued for detection like freshly stored ones.
         cur2 = await conn.execute(
             sql.SQL(
-                """UPDATE {} SET resident_id = %s
-                   WHERE device_id = %s AND user_index = %s AND resident_id IS NULL"""
-            ).format(sql.Identifier(table)),
-            (resident_id, device.id, user_index),
+                """WITH attached AS (
+                       UPDATE {} SET resident_id = %(resident)s
+                       WHERE device_id = %(device)s AND user_index = %(user)s
+                         AND resident_id IS NULL
+                       RETURNING resident_id, device_id, user_index, sequence_number,
+                                 measured_at)
+                   INSERT INTO readings_to_check (resident_id, kind, device_id, user_index,
+                                                  sequence_number, measured_at)
+                   SELECT resident_id, {}, device_id, user_index, sequence_number, measured_at
+                   FROM attached"""
+            ).format(sql.Identifier(table), sql.Literal(kind)),
+            {"resident": resident_id, "device": device.id, "user": user_index},
         )
         attached += cur2.rowcount
     return Assignment(

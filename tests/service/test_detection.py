@@ -189,6 +189,26 @@ class TestLiveAlerts:
         assert db.execute("SELECT count(*) FROM readings_to_check").fetchone() == (0,)
 
 
+    def test_readings_waiting_for_their_resident_are_checked_once_the_device_is_assigned(
+        self, home, db, settings
+    ):
+        # A new meter's first upload, a hypoglycaemia among it, reaches the service before
+        # the installer has told it whose meter it is.
+        reading = glucose(start_of(1), 2.6)
+        item = _item(reading) | {"device_serial": "GL-NEW"}
+        answer = home.api.post(
+            "/v1/readings",
+            json={"readings": [item]},
+            headers={"Authorization": f"Bearer {home.token}"},
+        )
+        assert answer.json()["accepted"] == 1, answer.text
+        run(settings.database_url, home.resident_id)
+        assert alerts(db) == []
+        assign(settings.database_url, "GL-NEW", home.resident_id)
+        run(settings.database_url, home.resident_id)
+        assert alerts(db) == [("glucose.hypo.level2", "critical", "open")]
+
+
 def test_the_worker_checks_an_upload_without_being_asked(settings, db):
     with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as api:
         home = make_home(settings, db, api)
