@@ -5,8 +5,9 @@ The baseline is the median of the daily means in the weeks before the recent win
 spread 1.4826 x their median absolute deviation (a robust standard deviation), floored. Over
 the recent window the CUSUM S = max(0, S + x - baseline - k), with k half the rise worth
 telling (Page's choice for a shift of 2k), signals when S passes `h` spreads and the rise has
-lasted several calendar days at a level at least the rise worth telling above the baseline.
-Too little data in either window gives no verdict at all.
+lasted several calendar days at a level near the rise worth telling above the baseline
+(`drift_min_rise`, a little under it: a true rise measured over a few noisy days often comes
+out lower). Too little data in either window gives no verdict at all.
 
 `h` is set for a resident who measures every day. A CUSUM's in-control run length, counted in
 observations, grows about as exp(2kh) (k, h in spreads; Siegmund's approximation), so a
@@ -37,7 +38,8 @@ class Baseline:
 
     level: float
     spread: float
-    days: int
+    days: int  # days with readings
+    span: int  # calendar days from the first of them to the recent window
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +60,13 @@ def baseline(days: np.ndarray, means: np.ndarray, today: int, th: Thresholds) ->
     values = means[chosen].tolist()
     if len(values) < th.drift_min_baseline_days:
         return None
+    span = recent_start - int(days[chosen][0])
     # Medians of a few dozen numbers, every day for every resident: numpy's median costs
     # several times more than sorting a short list.
     level = float(statistics.median(values))
     deviation = statistics.median([abs(v - level) for v in values])
     spread = max(MAD_TO_SD * float(deviation), th.drift_min_spread)
-    return Baseline(level, spread, len(values))
+    return Baseline(level, spread, len(values), span)
 
 
 def cusum(
@@ -95,7 +98,7 @@ def decision_interval(usual: Baseline, th: Thresholds) -> float:
     """The CUSUM's decision interval h in mmHg: `drift_threshold_spreads` spreads for a
     resident measuring daily, less by ln(gap) / 2k spreads for one measuring every `gap` days
     (k the slack in spreads), never under half of it."""
-    gap = max(1.0, th.drift_baseline_days / usual.days)  # calendar days per day measured
+    gap = max(1.0, usual.span / usual.days)  # calendar days per day measured
     slack = th.drift_shift / 2 / usual.spread
     spreads = th.drift_threshold_spreads
     if slack > 0:

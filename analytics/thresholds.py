@@ -63,16 +63,20 @@ class Thresholds:
     stale_hours: float = 12  # [Linli] received later than this: too late to call family
     # Personal baseline drift (daily mean systolic)
     drift_shift: float = 15  # [Linli] the sustained rise worth telling the doctor, mmHg
-    drift_min_rise: float = 15  # [Linli] the mean since the rise began must be this far up
-    drift_baseline_days: int = 28  # [Linli] baseline: the 4 weeks before the recent window
+    # [Linli] the mean since the rise began must be this far up: a true rise of 15 measured
+    # over a few noisy days often comes out a little lower
+    drift_min_rise: float = 12
+    # [Linli] baseline: the 8 weeks before the recent window, so that someone who measures
+    # every few days and missed a week or two still has one
+    drift_baseline_days: int = 56
     drift_recent_days: int = 14  # [Linli] the recent window the CUSUM runs over
-    # [Linli] fewer days with readings: no baseline (7 of 28 lets every-2-3-day measurers in)
+    # [Linli] fewer days with readings: no baseline
     drift_min_baseline_days: int = 7
     # [Linli] fewer recent days: no verdict; a rise must span this many calendar days
     drift_min_recent_days: int = 3
     # [Linli] CUSUM decision interval, in daily spreads, for a resident measuring every day;
     # lowered for sparser measurers so that false alarms per month stay alike (see drift.py)
-    drift_threshold_spreads: float = 4.0
+    drift_threshold_spreads: float = 3.0
     drift_min_spread: float = 8.0  # [Linli] floor of the daily spread (day-to-day SD), mmHg
     # Missed measurements
     missed_min_days: float = 2  # issue default: silence beyond max(2 days, 3x usual gap)

@@ -74,7 +74,7 @@ class TestBaseline:
 
 
 class TestCusum:
-    usual = drift.Baseline(level=130, spread=4, days=28)
+    usual = drift.Baseline(level=130, spread=4, days=28, span=28)
 
     def test_a_step_of_20_is_found_with_when_it_began(self):
         days, means = series([131, 129, 133, 130, 128, 132] + [150] * 8)  # days 28-41
@@ -161,15 +161,18 @@ class TestDriftInTheDetector:
 
 
 class TestSyntheticResidents:
-    """Fifty seeded residents; daily means with SD 8 mmHg around 135."""
+    """Seeded residents; daily means with SD 8 mmHg around 135."""
 
-    def test_noise_without_a_shift_is_not_drift(self):
-        drifted = [
-            seed
-            for seed in range(50)
-            if of_rule(observe_all(noisy_systolic(seed, 60)), "bp.drift.up")
-        ]
-        assert len(drifted) <= 1, drifted
+    def test_noise_without_a_shift_is_rarely_drift(self):
+        # A hundred residents, three months each; the first five weeks only build a baseline,
+        # so about 200 resident-months are watched. The issue allows 0.5 non-actionable
+        # doctor findings per resident-month over every rule; drift may take a tenth of it.
+        false = sum(
+            finding.status is Status.OPEN
+            for seed in range(100)
+            for finding in of_rule(observe_all(noisy_systolic(seed, 90)), "bp.drift.up")
+        )
+        assert false <= 10
 
     def test_a_shift_of_20_is_found_within_7_days(self):
         shift_day = at("2026-02-12 08:00")  # day 42: six weeks of usual readings before it
@@ -181,8 +184,8 @@ class TestSyntheticResidents:
             after = [f for f in drifts if f.at > shift_day and f.status is Status.OPEN]
             if after:
                 found += 1
-                assert after[0].evidence["level"] - after[0].evidence["baseline"] >= 15
+                assert after[0].evidence["level"] - after[0].evidence["baseline"] >= 12
                 dated += "2026-02-09" <= after[0].evidence["began"] <= "2026-02-15"
-        assert before <= 1
+        assert before <= 5  # about 50 resident-months watched before the shift: as above
         assert found >= 45
         assert dated >= 40  # the rise is dated within three days of when it began
