@@ -188,7 +188,6 @@ class TestLiveAlerts:
         assert db.execute("SELECT count(*) FROM findings").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM readings_to_check").fetchone() == (0,)
 
-
     def test_readings_waiting_for_their_resident_are_checked_once_the_device_is_assigned(
         self, home, db, settings
     ):
