@@ -19,11 +19,13 @@ from fastapi_offline import FastAPIOffline
 
 from service import health
 from service.admin import endpoints as admin_endpoints
+from service.alerting import endpoints as alerting_endpoints
+from service.alerting import twilio_routes
 from service.database import database_conninfo, detect_mode, open_pool
 from service.detection import endpoints as detection_endpoints
-from service.detection.jobs import DetectionJobs
 from service.errors import LinliError
 from service.ingest import endpoints as ingest_endpoints
+from service.jobs import Jobs
 from service.migrate import migrate
 from service.readings import endpoints as readings_endpoints
 from service.settings import Settings
@@ -60,12 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     log.info("applied migrations: %s", ", ".join(report.applied))
             async with (
                 open_pool(conninfo, settings) as pool,
-                DetectionJobs(pool).opened() as jobs,
+                Jobs(pool, settings).opened() as jobs,
             ):
                 async with pool.connection() as conn:
                     app.state.mode = await detect_mode(conn)
                 app.state.pool = pool
-                app.state.detection = jobs
+                app.state.detection = jobs.detection
                 worker = asyncio.create_task(jobs.run_worker()) if settings.run_worker else None
                 log.info("Linli ready; database mode %s", app.state.mode)
                 try:
@@ -101,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_endpoints.router)
     app.include_router(readings_endpoints.router)
     app.include_router(detection_endpoints.router)
+    app.include_router(alerting_endpoints.router)
+    app.include_router(twilio_routes.router)
     app.include_router(admin_endpoints.router)
 
     def openapi() -> dict[str, Any]:

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 
 from service.database import DatabaseMode, detect_mode
-from service.detection.jobs import apply_job_schema
 from service.errors import LinliError
+from service.jobs import apply_job_schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every Linli process.

@@ -7,7 +7,7 @@ from pathlib import Path
 import platformdirs
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,39 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         default=True, description="Apply pending migrations when the service starts."
     )
+    twilio_account_sid: str | None = Field(
+        default=None, description="Twilio account SID; without it messages go to the log."
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Twilio auth token; also checks the signature of callbacks."
+    )
+    twilio_from: str | None = Field(
+        default=None, description="The Twilio number messages and calls come from (E.164)."
+    )
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, description="A Twilio messaging service to send SMS through instead."
+    )
+    twilio_base_url: str | None = Field(
+        default=None,
+        description="Another host for Twilio's REST API (a proxy, or a local fake in tests).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The address Twilio reaches this service at, for delivery callbacks and"
+        " key presses (e.g. https://linli.example.org); without it neither is asked for.",
+    )
+    send_retry_minutes: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long one message is retried (429, 5xx, timeouts) before the next"
+        " channel or person is tried.",
+    )
+    digest_hour: int = Field(
+        default=8, ge=0, le=23, description="Local hour of doctors' daily digest of warnings."
+    )
+    send_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long one request to the SMS provider may take."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -68,6 +101,12 @@ class Settings(BaseSettings):
         except psycopg.ProgrammingError as exc:
             raise ValueError(f"not a PostgreSQL connection string: {exc}") from None
         return value
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """True when Twilio is configured: an account, its token and a sender."""
+        sender = self.twilio_from or self.twilio_messaging_service_sid
+        return bool(self.twilio_account_sid and self.twilio_auth_token and sender)
 
     @property
     def embedded(self) -> bool:

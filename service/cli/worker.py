@@ -1,4 +1,4 @@
-"""`linli worker`: run the background jobs (detection) in a process of their own."""
+"""`linli worker`: run the background jobs (detection, alerting) in a process of their own."""
 
 from __future__ import annotations
 
@@ -7,25 +7,25 @@ import logging
 
 from service.cli.common import conninfo, load_settings, one_line_errors
 from service.database import open_pool
-from service.detection.jobs import DetectionJobs
+from service.jobs import Jobs
 from service.migrate import pending_migrations
 from service.settings import Settings
 
 
 async def _work(info: str, settings: Settings) -> None:
-    async with open_pool(info, settings) as pool, DetectionJobs(pool).opened() as jobs:
+    async with open_pool(info, settings) as pool, Jobs(pool, settings).opened() as jobs:
         async with pool.connection() as conn:
             waiting = await pending_migrations(conn)
         if waiting:
             missing = ", ".join(waiting)
             logging.warning("migrations not applied yet (%s): run linli migrate", missing)
-        logging.info("worker ready: checking readings, firing timers and daily checks")
+        logging.info("worker ready: checking readings, firing timers, sending messages")
         await jobs.run_worker()
 
 
 @one_line_errors
 def worker() -> None:
-    """Run the background jobs (detection) until Ctrl-C; run as many as you like."""
+    """Run the background jobs (detection, alerting) until Ctrl-C; run as many as you like."""
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     with conninfo(settings) as info:

@@ -15,7 +15,7 @@ from service.access import VISIBLE_RESIDENT, viewer_parameters
 from service.auth import User
 
 SeverityLabel = Literal["info", "warning", "urgent", "critical"]
-AlertState = Literal["open", "acknowledged", "escalated", "resolved"]
+AlertState = Literal["open", "notified", "acknowledged", "escalated", "resolved"]
 FindingStatus = Literal["open", "raised", "cleared"]
 Audience = Literal["family", "doctor"]
 # "open": every alert not yet resolved (acknowledged and escalated ones too); "all": any.
@@ -41,6 +41,11 @@ class Alert:
     opened_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
+    notified_at: datetime | None
+    escalated_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None  # 'contact:12' or 'user:3'
+    acknowledged_via: str | None  # 'sms', 'voice' or 'api'
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,8 @@ class StoredFinding:
 
 
 _ALERT = sql.SQL("""a.id, a.resident_id, a.rule, a.severity, a.state, a.audience, a.message,
-    a.evidence, a.reading_at, a.opened_at, a.updated_at, a.resolved_at""")
+    a.evidence, a.reading_at, a.opened_at, a.updated_at, a.resolved_at, a.notified_at,
+    a.escalated_at, a.acknowledged_at, a.acknowledged_by, a.acknowledged_via""")
 
 
 def _state_condition(state: StateFilter) -> sql.SQL:

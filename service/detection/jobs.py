@@ -10,15 +10,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import procrastinate
 import psycopg
 from procrastinate.exceptions import AlreadyEnqueued
-from procrastinate.schema import SchemaManager
 from psycopg_pool import AsyncConnectionPool
 
 from service.detection.service import check_all_queued, check_resident, run_due
@@ -28,14 +25,22 @@ QUEUE = "detection"
 
 
 class DetectionJobs:
-    """The job app of detection, bound to the service's connection pool."""
+    """Detection's tasks on the service's job app, bound to its connection pool.
+
+    `found` is called after a check that reported findings committed (alerting sends
+    what those findings wrote to the outbox)."""
 
     def __init__(
-        self, pool: AsyncConnectionPool, clock: Callable[[], datetime] | None = None
+        self,
+        app: procrastinate.App,
+        pool: AsyncConnectionPool,
+        clock: Callable[[], datetime] | None = None,
+        found: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.pool = pool
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+        self.app = app
+        self.found = found
         retry = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
         self._check = self.app.task(name="detection.check_resident", queue=QUEUE, retry=retry)(
             self._check_resident
@@ -47,12 +52,16 @@ class DetectionJobs:
         findings = await check_resident(self.pool, resident_id)
         if findings:
             log.info("resident %d: %d findings", resident_id, len(findings))
+            if self.found is not None:
+                await self.found()
 
     async def _tick(self, timestamp: int) -> None:
         swept = await check_all_queued(self.pool)
         due = await run_due(self.pool, self.clock())
         if swept or due:
             log.info("detection tick: %d residents swept, %d advanced", swept, due)
+            if self.found is not None:
+                await self.found()
 
     async def wake(self, residents: set[int]) -> None:
         """Ask for the residents' new readings to be checked (after the upload committed)."""
@@ -64,25 +73,3 @@ class DetectionJobs:
                 pass  # a waiting job will see these readings too
             except psycopg.Error as exc:  # the tick's sweep checks them within a minute
                 log.warning("resident %d: detection job not deferred: %s", resident_id, exc)
-
-    @asynccontextmanager
-    async def opened(self) -> AsyncIterator[DetectionJobs]:
-        """The job app open on the service's pool."""
-        async with self.app.open_async(pool=self.pool):
-            yield self
-
-    async def run_worker(self, **options: Any) -> None:
-        """Run detection jobs until cancelled (options go to procrastinate's worker)."""
-        # Every upload defers a job: keep only the failed ones, or the table grows forever.
-        options.setdefault("delete_jobs", "successful")
-        await self.app.run_worker_async(queues=[QUEUE], install_signal_handlers=False, **options)
-
-
-async def apply_job_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
-    """Create procrastinate's tables when they are missing; True when it did."""
-    cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
-    row = await cur.fetchone()
-    if row is not None and row[0]:
-        return False
-    await conn.execute(SchemaManager.get_schema())
-    return True

@@ -16,6 +16,7 @@ from analytics.readings import Condition, Flag, Kind, Meal, Profile, Reading
 from analytics.rules import RULES
 from analytics.state import ResidentState
 from analytics.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from service.alerting.notify import AlertChange, on_alert_change
 
 log = logging.getLogger(__name__)
 
@@ -234,13 +235,26 @@ async def save_state(conn: AsyncConnection[Any], resident_id: int, state: Reside
 
 
 async def record_findings(
-    conn: AsyncConnection[Any], resident_id: int, findings: list[Finding]
+    conn: AsyncConnection[Any], resident_id: int, findings: list[Finding], now: datetime
 ) -> None:
-    """Store the findings, and open, raise or resolve the alerts they speak of."""
+    """Store the findings, open, raise or resolve the alerts they speak of, and write the
+    messages that tell people of them to the outbox."""
     for finding in findings:
         alert_id = None
         if not RULES[finding.rule].is_record:
             alert_id = await _update_alert(conn, resident_id, finding)
+        if alert_id is not None:
+            change = AlertChange(
+                alert_id,
+                resident_id,
+                finding.rule,
+                finding.severity,
+                finding.status,
+                finding.audience,
+                finding.reading_at,
+                now,
+            )
+            await on_alert_change(conn, change)
         data = finding.to_json()
         await conn.execute(
             """INSERT INTO findings (resident_id, rule, severity, status, at, reading_at,

@@ -8,7 +8,7 @@ leaves the readings queued for the next one. The clock (`now`) is passed in.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -48,7 +48,7 @@ async def check_resident(
         if now is not None:
             findings += detector.advance(now, seen)
         await queries.save_state(conn, resident_id, detector.state)
-        await queries.record_findings(conn, resident_id, findings)
+        await queries.record_findings(conn, resident_id, findings, now or datetime.now(UTC))
         await queries.forget_queued(conn, [item.queue_id for item in queued])
     return findings
 

@@ -1,0 +1,250 @@
+"""SQL of the notification outbox: messages written before they are sent, claimed by one
+worker at a time, and moved forward only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+
+from service.alerting.plan import Planned
+
+# How far along a notification is; a status callback never moves one back.
+RANK = {
+    "pending": 0,
+    "sending": 1,
+    "queued": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "gave_up": 4,
+    "cancelled": 4,
+}
+FAILED = ("undelivered", "failed", "gave_up")
+TOLD = ("pending", "sending", "queued", "sent", "delivered")
+
+
+@dataclass
+class Notification:
+    """One row of the outbox."""
+
+    id: int
+    alert_id: int | None
+    resident_id: int | None
+    rule: str | None
+    purpose: str
+    severity: str
+    contact_id: int | None
+    user_id: int | None
+    channel: str
+    address: str
+    language: str
+    body: str
+    contact_rank: int
+    due_at: datetime
+    status: str
+    attempts: int
+    first_attempt_at: datetime | None
+    claimed_at: datetime | None
+    provider: str | None
+    provider_id: str | None
+
+    @property
+    def person_key(self) -> str:
+        """The recipient as 'contact:12' or 'user:3'."""
+        return f"contact:{self.contact_id}" if self.contact_id else f"user:{self.user_id}"
+
+
+_COLUMNS = """id, alert_id, resident_id, rule, purpose, severity, contact_id, user_id, channel,
+              address, language, body, contact_rank, due_at, status, attempts,
+              first_attempt_at, claimed_at, provider, provider_id"""
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A planned message with its words."""
+
+    planned: Planned
+    body: str
+    severity: str
+
+
+async def add(
+    conn: AsyncConnection[Any],
+    messages: list[NewMessage],
+    *,
+    alert_id: int | None,
+    resident_id: int | None,
+    rule: str | None,
+    now: datetime,
+) -> list[int]:
+    """Write the messages to the outbox (as of `now`); their ids."""
+    ids = []
+    for m in messages:
+        person = m.planned.person
+        cur = await conn.execute(
+            """INSERT INTO notifications (alert_id, resident_id, rule, purpose, severity,
+                                          contact_id, user_id, channel, address, language,
+                                          body, contact_rank, due_at, created_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+            (
+                alert_id,
+                resident_id,
+                rule,
+                m.planned.purpose,
+                m.severity,
+                person.id if person.kind == "contact" else None,
+                person.id if person.kind == "user" else None,
+                m.planned.channel,
+                person.phone,
+                person.language,
+                m.body,
+                person.rank,
+                m.planned.due_at,
+                now,
+            ),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
+
+
+async def recently_told(
+    conn: AsyncConnection[Any], resident_id: int, rule: str, severities: list[str], since: datetime
+) -> frozenset[str]:
+    """People told (or about to be) of `rule` at one of `severities` since `since`."""
+    cur = await conn.execute(
+        """SELECT DISTINCT coalesce('contact:' || contact_id, 'user:' || user_id)
+           FROM notifications
+           WHERE resident_id = %s AND rule = %s AND severity = ANY(%s) AND created_at >= %s
+             AND purpose IN ('alert', 'escalation') AND status = ANY(%s)""",
+        (resident_id, rule, severities, since, list(TOLD)),
+    )
+    return frozenset(str(row[0]) for row in await cur.fetchall())
+
+
+async def cancel_pending(conn: AsyncConnection[Any], alert_id: int, *, keep_all_clear: bool) -> int:
+    """Cancel the alert's messages not sent yet; how many."""
+    purposes = ["alert", "escalation"] if keep_all_clear else ["alert", "escalation", "all_clear"]
+    cur = await conn.execute(
+        """UPDATE notifications SET status = 'cancelled', updated_at = now()
+           WHERE alert_id = %s AND status = 'pending' AND purpose = ANY(%s)""",
+        (alert_id, purposes),
+    )
+    return cur.rowcount
+
+
+async def claim_due(conn: AsyncConnection[Any], now: datetime) -> Notification | None:
+    """Take the most overdue pending message for this worker (others skip it)."""
+    async with conn.cursor(row_factory=class_row(Notification)) as cur:
+        await cur.execute(
+            f"""UPDATE notifications SET status = 'sending', claimed_at = %(now)s,
+                       attempts = attempts + 1,
+                       first_attempt_at = coalesce(first_attempt_at, %(now)s),
+                       updated_at = now()
+                WHERE id = (SELECT id FROM notifications
+                            WHERE status = 'pending' AND due_at <= %(now)s
+                            ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING {_COLUMNS}""",  # noqa: S608 (constant column list)
+            {"now": now},
+        )
+        return await cur.fetchone()
+
+
+async def claim_stale(
+    conn: AsyncConnection[Any], now: datetime, lease: timedelta
+) -> Notification | None:
+    """Take a message left 'sending' longer than `lease`: its worker died mid-send."""
+    async with conn.cursor(row_factory=class_row(Notification)) as cur:
+        await cur.execute(
+            f"""UPDATE notifications SET claimed_at = %(now)s, updated_at = now()
+                WHERE id = (SELECT id FROM notifications
+                            WHERE status = 'sending' AND claimed_at < %(before)s
+                            ORDER BY claimed_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING {_COLUMNS}""",  # noqa: S608 (constant column list)
+            {"now": now, "before": now - lease},
+        )
+        return await cur.fetchone()
+
+
+async def get(conn: AsyncConnection[Any], notification_id: int) -> Notification | None:
+    """One notification."""
+    async with conn.cursor(row_factory=class_row(Notification)) as cur:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM notifications WHERE id = %s",  # noqa: S608
+            (notification_id,),
+        )
+        return await cur.fetchone()
+
+
+async def by_provider_id(
+    conn: AsyncConnection[Any], provider: str, provider_id: str
+) -> Notification | None:
+    """The notification the provider calls `provider_id`, locked for an update."""
+    async with conn.cursor(row_factory=class_row(Notification)) as cur:
+        await cur.execute(
+            f"""SELECT {_COLUMNS} FROM notifications
+                WHERE provider = %s AND provider_id = %s FOR UPDATE""",  # noqa: S608
+            (provider, provider_id),
+        )
+        return await cur.fetchone()
+
+
+async def latest_to(conn: AsyncConnection[Any], address: str) -> Notification | None:
+    """The newest alert message sent to `address` (what a reply answers)."""
+    async with conn.cursor(row_factory=class_row(Notification)) as cur:
+        await cur.execute(
+            f"""SELECT {_COLUMNS} FROM notifications
+                WHERE address = %s AND alert_id IS NOT NULL
+                  AND purpose IN ('alert', 'escalation')
+                  AND status IN ('queued', 'sent', 'delivered')
+                ORDER BY id DESC LIMIT 1""",  # noqa: S608
+            (address,),
+        )
+        return await cur.fetchone()
+
+
+async def record(
+    conn: AsyncConnection[Any],
+    notification_id: int,
+    status: str,
+    *,
+    provider: str | None = None,
+    provider_id: str | None = None,
+    error: str | None = None,
+    due_at: datetime | None = None,
+) -> None:
+    """Move a notification to `status` (with what the provider said)."""
+    await conn.execute(
+        """UPDATE notifications
+           SET status = %s, provider = coalesce(%s, provider),
+               provider_id = coalesce(%s, provider_id), error = coalesce(%s, error),
+               due_at = coalesce(%s, due_at), updated_at = now()
+           WHERE id = %s""",
+        (status, provider, provider_id, error, due_at, notification_id),
+    )
+
+
+async def move_forward(conn: AsyncConnection[Any], notification: Notification, status: str) -> bool:
+    """Record a later status from the provider; False when it would move backwards."""
+    if RANK[status] <= RANK[notification.status]:
+        return False
+    await record(conn, notification.id, status)
+    return True
+
+
+async def alert_told(conn: AsyncConnection[Any], alert_id: int) -> list[str]:
+    """Who was sent a message about the alert ('contact:12', 'user:3')."""
+    cur = await conn.execute(
+        """SELECT DISTINCT coalesce('contact:' || contact_id, 'user:' || user_id)
+           FROM notifications
+           WHERE alert_id = %s AND purpose IN ('alert', 'escalation')
+             AND status IN ('queued', 'sent', 'delivered')""",
+        (alert_id,),
+    )
+    return [str(row[0]) for row in await cur.fetchall()]
