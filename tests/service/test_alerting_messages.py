@@ -95,13 +95,16 @@ class TestAlertSms:
         for language in messages.LANGUAGES:
             for rule in ALERTING_RULES:
                 text = messages.alert_sms(language, "Asia/Shanghai", about(rule), ["x"])
-                assert "http" not in text and "www." not in text
+                assert "http" not in text
+                assert "www." not in text
 
 
 class TestOtherMessages:
     def test_a_call_speaks_the_alert_and_asks_for_a_key(self):
         text = messages.alert_call("zh-CN", "Asia/Shanghai", about("bp.crisis"))
-        assert "王秀英" in text and "186/104" in text and "请按1" in text
+        assert "王秀英" in text
+        assert "186/104" in text
+        assert "请按1" in text
 
     def test_the_all_clear_names_what_was_wrong(self):
         text = messages.all_clear_sms("en", "Asia/Shanghai", about("bp.urgent", "Wang"), AT)
@@ -113,5 +116,7 @@ class TestOtherMessages:
     def test_the_digest_names_at_most_five_residents(self):
         names = ["王一", "王二", "王三", "王四", "王五", "王六", "王七"]
         text = messages.digest_sms("zh-CN", 7, names)
-        assert "王五" in text and "王六" not in text and "另有2位" in text
+        assert "王五" in text
+        assert "王六" not in text
+        assert "另有2位" in text
         assert sms_segments(text) <= 2

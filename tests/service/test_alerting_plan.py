@@ -33,8 +33,7 @@ FAMILY = (contact(1), contact(2))
 
 def summary(planned: list) -> list[tuple[str, str, float, str]]:
     return [
-        (p.person.key, p.channel, (p.due_at - AT).total_seconds() / 60, p.purpose)
-        for p in planned
+        (p.person.key, p.channel, (p.due_at - AT).total_seconds() / 60, p.purpose) for p in planned
     ]
 
 
@@ -105,7 +104,8 @@ class TestQuietHours:
         at = datetime(2026, 11, 27, utc_hour, 0, tzinfo=UTC)
         held = quiet_until(self.night, at)
         assert held.astimezone(UTC).hour == held_until_utc_hour
-        assert held >= at and held - at < timedelta(hours=10)
+        assert held >= at
+        assert held - at < timedelta(hours=10)
 
     def test_urgent_messages_ignore_quiet_hours_and_warnings_wait(self):
         at = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)  # midnight in Chongqing

@@ -4,10 +4,8 @@ the live service raises the very findings the offline replay raises for the same
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,86 +14,14 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from analytics.readings import Condition, Kind, Profile, Reading
+from analytics.readings import Condition, Profile, Reading
 from analytics.replay import replay_resident
 from analytics.thresholds import DEFAULT_THRESHOLDS
 from service.detection.service import check_resident
 from service.settings import Settings
 from tests.conftest import LiveServer
-from tests.factories import assign, community, new_gateway, resident
-
-# Residents' readings in these tests are a few days old at most; a large stale limit lets the
-# replay (which has no receipt times) and the live service (which has) judge them alike.
-SETTINGS = {"stale_hours": 24 * 365}
-
-
-@dataclass
-class Home:
-    """A resident with a monitor and a meter behind one gateway, and the API to upload to."""
-
-    api: httpx.Client
-    token: str
-    resident_id: int
-
-    def upload(self, *readings: Reading) -> None:
-        items = [_item(r) for r in readings]
-        answer = self.api.post(
-            "/v1/readings",
-            json={"readings": items},
-            headers={"Authorization": f"Bearer {self.token}"},
-        )
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["rejected"] == 0, answer.text
-
-
-def _item(reading: Reading) -> dict[str, Any]:
-    when = reading.measured_at.isoformat()
-    if reading.kind is Kind.BLOOD_PRESSURE:
-        return {
-            "kind": "blood_pressure",
-            "device_serial": "BP-HOME",
-            "measured_at": when,
-            "unit": "mmHg",
-            "systolic": reading.systolic,
-            "diastolic": reading.diastolic,
-            "pulse": reading.pulse,
-        }
-    return {
-        "kind": "glucose",
-        "device_serial": "GL-HOME",
-        "measured_at": when,
-        "unit": "mmol/L",
-        "concentration": reading.glucose_mmol_l,
-        "meal": None if reading.meal is None else str(reading.meal),
-    }
-
-
-def start_of(days_ago: float) -> datetime:
-    return (datetime.now(UTC) - timedelta(days=days_ago)).replace(microsecond=0)
-
-
-def bp(at: datetime, systolic: float, diastolic: float, pulse: float = 72) -> Reading:
-    return Reading("live", at, Kind.BLOOD_PRESSURE, systolic, diastolic, pulse)
-
-
-def glucose(at: datetime, mmol: float) -> Reading:
-    return Reading("live", at, Kind.GLUCOSE, glucose_mmol_l=mmol)
-
-
-def make_home(settings: Settings, db: psycopg.Connection[Any], api: httpx.Client) -> Home:
-    place = community(db)
-    resident_id = resident(db, place)
-    db.execute(
-        "UPDATE residents SET detection_overrides = %s WHERE id = %s",
-        (json.dumps(SETTINGS), resident_id),
-    )
-    _, token = new_gateway(settings.database_url or "", "王家")
-    home = Home(api, token, resident_id)
-    long_ago = start_of(400)  # registers both devices; before the resident had them
-    home.upload(bp(long_ago, 120, 80), glucose(long_ago, 6.0))
-    assign(settings.database_url or "", "BP-HOME", resident_id)
-    assign(settings.database_url or "", "GL-HOME", resident_id)
-    return home
+from tests.factories import assign
+from tests.homes import SETTINGS, Home, alerts, bp, glucose, item, make_home, start_of
 
 
 @pytest.fixture
@@ -119,10 +45,6 @@ def run(database_url: str, resident_id: int, now: datetime | None = None) -> lis
             return await check_resident(pool, resident_id, now)
 
     return asyncio.run(main())
-
-
-def alerts(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
-    return db.execute("SELECT rule, severity, state FROM alerts ORDER BY id").fetchall()
 
 
 class TestLiveAlerts:
@@ -194,10 +116,10 @@ class TestLiveAlerts:
         # A new meter's first upload, a hypoglycaemia among it, reaches the service before
         # the installer has told it whose meter it is.
         reading = glucose(start_of(1), 2.6)
-        item = _item(reading) | {"device_serial": "GL-NEW"}
+        new_meter = item(reading) | {"device_serial": "GL-NEW"}
         answer = home.api.post(
             "/v1/readings",
-            json={"readings": [item]},
+            json={"readings": [new_meter]},
             headers={"Authorization": f"Bearer {home.token}"},
         )
         assert answer.json()["accepted"] == 1, answer.text

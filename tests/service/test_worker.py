@@ -9,8 +9,8 @@ import time
 import httpx
 
 from tests.conftest import LiveServer
+from tests.homes import alerts, glucose, make_home, start_of
 from tests.processes import clean_env, linli_command
-from tests.service.test_detection import alerts, glucose, make_home, start_of
 
 
 def test_a_separate_worker_checks_what_the_api_stored(settings, db):
