@@ -350,7 +350,7 @@ class FakeTwilio:
             if fault.status == 429:
                 error.headers["Retry-After"] = "1"
             raise error
-        pass
+        self._closing.wait(fault.seconds)
         if not fault.then_create or self._closing.is_set():
             raise TwilioError(503)
 
