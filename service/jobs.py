@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import procrastinate
@@ -42,7 +42,9 @@ class Jobs:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector())
-        delivery = Delivery(provider or provider_for(settings), settings.public_url)
+        # An unfinished send is looked up once three of its timeouts have passed.
+        lease = timedelta(seconds=3 * settings.send_timeout_seconds)
+        delivery = Delivery(provider or provider_for(settings), settings.public_url, lease)
         self.alerting = AlertingJobs(self.app, pool, delivery, settings, clock)
         self.detection = DetectionJobs(self.app, pool, clock, found=self.alerting.wake)
         self.pool = pool
@@ -58,6 +60,7 @@ class Jobs:
         # Every upload defers a job: keep only the failed ones, or the table grows forever.
         options.setdefault("delete_jobs", "successful")
         options.setdefault("concurrency", 4)
+        await self.alerting.wake()  # whatever a stopped worker left in the outbox
         await self.app.run_worker_async(
             queues=[detection_jobs.QUEUE, alerting_jobs.QUEUE],
             install_signal_handlers=False,

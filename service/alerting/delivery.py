@@ -137,6 +137,11 @@ async def _failed(
     now: datetime,
     horizon: timedelta,
 ) -> None:
+    if failure.maybe_sent:
+        # Left 'sending': after the lease it is looked up at the provider, and recorded or
+        # sent again (reconcile_stale), so it is neither lost nor doubled.
+        log.warning("notification %d: %s; looked up after the lease", n.id, failure.reason)
+        return
     started = n.first_attempt_at or now
     if failure.temporary and now - started < horizon:
         delay = timedelta(seconds=retry_delay(n.attempts, failure.retry_after))

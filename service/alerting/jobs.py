@@ -52,26 +52,31 @@ class AlertingJobs:
         app.periodic(cron="* * * * *", periodic_id="alerting")(tick)
 
     async def _deliver_now(self) -> None:
+        settled = await reconcile_stale(self.pool, self.delivery, self.clock())
         sent = await deliver_due(self.pool, self.delivery, self.clock(), self.horizon)
-        if sent:
-            log.info("%d messages sent", sent)
+        if sent or settled:
+            log.info("%d messages sent, %d unfinished sends settled", sent, settled)
         await self._book_next()
 
     async def _tick(self, timestamp: int) -> None:
-        now = self.clock()
-        settled = await reconcile_stale(self.pool, self.delivery, now)
         async with self.pool.connection() as conn, conn.transaction():
-            digests = await prepare_digests(conn, now, self.digest_hour)
-        if settled or digests:
-            log.info("alerting tick: %d stale sends settled, %d digests", settled, digests)
+            digests = await prepare_digests(conn, self.clock(), self.digest_hour)
+        if digests:
+            log.info("%d digests written", digests)
         await self._deliver_now()
 
     async def _book_next(self) -> None:
-        """Book a delivery for when the next pending message falls due."""
+        """Book a delivery for when the next message falls due, or an unfinished send's
+        lease runs out."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT min(due_at) FROM notifications WHERE status = 'pending' AND due_at > %s",
-                (self.clock(),),
+                """SELECT min(t) FROM (
+                       SELECT min(due_at) AS t FROM notifications
+                       WHERE status = 'pending' AND due_at > %(now)s
+                       UNION ALL
+                       SELECT min(claimed_at) + %(lease)s FROM notifications
+                       WHERE status = 'sending') AS next""",
+                {"now": self.clock(), "lease": self.delivery.lease},
             )
             row = await cur.fetchone()
         if row is not None and row[0] is not None:

@@ -40,11 +40,21 @@ class Accepted:
 class SendFailed(Exception):
     """The provider did not take the message."""
 
-    def __init__(self, reason: str, *, temporary: bool, retry_after: float | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        temporary: bool,
+        retry_after: float | None = None,
+        maybe_sent: bool = False,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.temporary = temporary  # 429, 5xx, a timeout: worth trying again
         self.retry_after = retry_after
+        # The request went out but no answer came back (a read timeout): the provider may
+        # have the message. It is looked up before it is ever sent again.
+        self.maybe_sent = maybe_sent
 
 
 class Provider(Protocol):

@@ -8,7 +8,7 @@ address, gathers one key press: 1 acknowledges the alert.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -122,8 +122,8 @@ class TwilioProvider:
         return self.client.messages.create(**options)
 
     def _lookup(self, message: Outgoing, since: datetime) -> Any:
-        # Twilio filters sent messages by day only; the time is compared here.
-        after = since - timedelta(minutes=1)
+        # The client writes a datetime filter as if it were UTC, whatever its zone.
+        after = (since - timedelta(minutes=1)).astimezone(UTC)
         if message.channel == "voice":
             calls = self.client.calls.list(to=message.to, start_time_after=after, limit=20)
             return calls[0] if calls else None
@@ -140,6 +140,10 @@ class TwilioProvider:
             temporary = exc.status == 429 or exc.status >= 500
             raise SendFailed(
                 f"Twilio {exc.status} (code {exc.code}): {exc.msg}", temporary=temporary
+            ) from None
+        except requests.ReadTimeout:
+            raise SendFailed(
+                "Twilio did not answer in time", temporary=True, maybe_sent=True
             ) from None
         except (requests.RequestException, TwilioException) as exc:
             raise SendFailed(f"Twilio unreachable: {exc}", temporary=True) from None
