@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -23,7 +23,7 @@ from service.alerting.providers.twilio import TwilioProvider
 from service.detection.service import check_resident
 from service.settings import Settings
 from tests.fake_twilio import FakeTwilio
-from tests.homes import Home
+from tests.homes import Home, bp, glucose
 
 SENDER = "+15005550006"
 DAUGHTER = "+8613800138001"
@@ -145,3 +145,20 @@ def add_people(db: psycopg.Connection[Any], resident_id: int) -> tuple[int, int,
         (row[0], resident_id),
     )
     return ids[0], ids[1], int(row[0])
+
+
+def urgent_pressure(h: Household) -> datetime:
+    """Two readings over the urgent line, three minutes apart: an urgent alert. Returns the
+    time the service noticed it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = now - timedelta(minutes=10)
+    h.home.upload(bp(first, 186, 100), bp(first + timedelta(minutes=3), 184, 104))
+    h.check(now)
+    return now
+
+
+def low_sugar(h: Household) -> datetime:
+    now = datetime.now(UTC).replace(microsecond=0)
+    h.home.upload(glucose(now - timedelta(minutes=2), 2.6))
+    h.check(now)
+    return now

@@ -4,34 +4,17 @@ and forged callbacks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
-from tests.homes import bp, glucose
 from tests.service.alerting_home import (
     DAUGHTER,
     DOCTOR,
     SON,
-    Household,
+    low_sugar,
+    urgent_pressure,
 )
-
-
-def urgent_pressure(h: Household) -> datetime:
-    """Two readings over the urgent line, three minutes apart: an urgent alert. Returns the
-    time the service noticed it."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    first = now - timedelta(minutes=10)
-    h.home.upload(bp(first, 186, 100), bp(first + timedelta(minutes=3), 184, 104))
-    h.check(now)
-    return now
-
-
-def low_sugar(h: Household) -> datetime:
-    now = datetime.now(UTC).replace(microsecond=0)
-    h.home.upload(glucose(now - timedelta(minutes=2), 2.6))
-    h.check(now)
-    return now
 
 
 class TestEscalation:
