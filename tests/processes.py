@@ -51,13 +51,13 @@ def linli(
 class Running:
     """`linli ARGS` running in the background; `wait_for` reads its output (stdout and stderr)."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, settings: Mapping[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             linli_command(*args),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=clean_env(),
+            env=clean_env(settings),
         )
         self.lines: list[str] = []
         self._new: queue.Queue[str | None] = queue.Queue()
@@ -113,6 +113,11 @@ class Running:
             if line is not None:
                 self.lines.append(line)
         return "\n".join(self.lines[-last:])
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to tidy up."""
+        self.process.kill()
+        self.process.wait()
 
     def stop(self, seconds: float = 30) -> int:
         """SIGTERM, then SIGKILL if it does not end within `seconds`; the exit status."""
