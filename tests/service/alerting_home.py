@@ -147,10 +147,10 @@ def add_people(db: psycopg.Connection[Any], resident_id: int) -> tuple[int, int,
     return ids[0], ids[1], int(row[0])
 
 
-def urgent_pressure(h: Household) -> datetime:
-    """Two readings over the urgent line, three minutes apart: an urgent alert. Returns the
-    time the service noticed it."""
-    now = datetime.now(UTC).replace(microsecond=0)
+def urgent_pressure(h: Household, noticed: datetime | None = None) -> datetime:
+    """Two readings over the urgent line, three minutes apart: an urgent alert, noticed at
+    `noticed` (default now; readings cannot come from the future). Returns that time."""
+    now = noticed or datetime.now(UTC).replace(microsecond=0)
     first = now - timedelta(minutes=10)
     h.home.upload(bp(first, 186, 100), bp(first + timedelta(minutes=3), 184, 104))
     h.check(now)
