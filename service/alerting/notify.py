@@ -61,9 +61,17 @@ async def on_alert_change(conn: AsyncConnection[Any], change: AlertChange) -> in
         policy, change.audience, household.family, household.doctors, change.at, told
     )
     new = [
-        outbox.NewMessage(p, _alert_body(household, change, reading, p, planned), _label(change))
+        outbox.NewMessage(
+            p, _alert_body(household, change, reading, p, planned), change.severity.label
+        )
         for p in planned
     ]
+    return await _write(conn, change, new)
+
+
+async def _write(
+    conn: AsyncConnection[Any], change: AlertChange, new: list[outbox.NewMessage]
+) -> int:
     await outbox.add(
         conn,
         new,
@@ -73,10 +81,6 @@ async def on_alert_change(conn: AsyncConnection[Any], change: AlertChange) -> in
         now=change.at,
     )
     return len(new)
-
-
-def _label(change: AlertChange) -> str:
-    return change.severity.label
 
 
 async def _all_clear(
@@ -96,15 +100,7 @@ async def _all_clear(
         about = _about(household, change, reading, p.person)
         body = messages.all_clear_sms(p.person.language, p.person.time_zone, about, change.at)
         new.append(outbox.NewMessage(p, body, "info"))
-    await outbox.add(
-        conn,
-        new,
-        alert_id=change.alert_id,
-        resident_id=change.resident_id,
-        rule=change.rule,
-        now=change.at,
-    )
-    return len(new)
+    return await _write(conn, change, new)
 
 
 def _about(

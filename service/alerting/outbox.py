@@ -139,74 +139,72 @@ async def cancel_pending(conn: AsyncConnection[Any], alert_id: int, *, keep_all_
     return cur.rowcount
 
 
+async def _one(
+    conn: AsyncConnection[Any], query: str, params: dict[str, Any] | tuple[Any, ...]
+) -> Notification | None:
+    """The one notification `query` returns (its columns: RETURNING or SELECT {_COLUMNS})."""
+    async with conn.cursor(row_factory=class_row(Notification)) as cur:
+        await cur.execute(query.format(columns=_COLUMNS), params)
+        return await cur.fetchone()
+
+
 async def claim_due(conn: AsyncConnection[Any], now: datetime) -> Notification | None:
     """Take the most overdue pending message for this worker (others skip it)."""
-    async with conn.cursor(row_factory=class_row(Notification)) as cur:
-        await cur.execute(
-            f"""UPDATE notifications SET status = 'sending', claimed_at = %(now)s,
-                       attempts = attempts + 1,
-                       first_attempt_at = coalesce(first_attempt_at, %(now)s),
-                       updated_at = now()
-                WHERE id = (SELECT id FROM notifications
-                            WHERE status = 'pending' AND due_at <= %(now)s
-                            ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-                RETURNING {_COLUMNS}""",  # noqa: S608 (constant column list)
-            {"now": now},
-        )
-        return await cur.fetchone()
+    return await _one(
+        conn,
+        """UPDATE notifications SET status = 'sending', claimed_at = %(now)s,
+                  attempts = attempts + 1,
+                  first_attempt_at = coalesce(first_attempt_at, %(now)s), updated_at = now()
+           WHERE id = (SELECT id FROM notifications
+                       WHERE status = 'pending' AND due_at <= %(now)s
+                       ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+           RETURNING {columns}""",
+        {"now": now},
+    )
 
 
 async def claim_stale(
     conn: AsyncConnection[Any], now: datetime, lease: timedelta
 ) -> Notification | None:
     """Take a message left 'sending' longer than `lease`: its worker died mid-send."""
-    async with conn.cursor(row_factory=class_row(Notification)) as cur:
-        await cur.execute(
-            f"""UPDATE notifications SET claimed_at = %(now)s, updated_at = now()
-                WHERE id = (SELECT id FROM notifications
-                            WHERE status = 'sending' AND claimed_at < %(before)s
-                            ORDER BY claimed_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-                RETURNING {_COLUMNS}""",  # noqa: S608 (constant column list)
-            {"now": now, "before": now - lease},
-        )
-        return await cur.fetchone()
+    return await _one(
+        conn,
+        """UPDATE notifications SET claimed_at = %(now)s, updated_at = now()
+           WHERE id = (SELECT id FROM notifications
+                       WHERE status = 'sending' AND claimed_at < %(before)s
+                       ORDER BY claimed_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+           RETURNING {columns}""",
+        {"now": now, "before": now - lease},
+    )
 
 
 async def get(conn: AsyncConnection[Any], notification_id: int) -> Notification | None:
     """One notification."""
-    async with conn.cursor(row_factory=class_row(Notification)) as cur:
-        await cur.execute(
-            f"SELECT {_COLUMNS} FROM notifications WHERE id = %s",  # noqa: S608
-            (notification_id,),
-        )
-        return await cur.fetchone()
+    return await _one(conn, "SELECT {columns} FROM notifications WHERE id = %s", (notification_id,))
 
 
 async def by_provider_id(
     conn: AsyncConnection[Any], provider: str, provider_id: str
 ) -> Notification | None:
     """The notification the provider calls `provider_id`, locked for an update."""
-    async with conn.cursor(row_factory=class_row(Notification)) as cur:
-        await cur.execute(
-            f"""SELECT {_COLUMNS} FROM notifications
-                WHERE provider = %s AND provider_id = %s FOR UPDATE""",  # noqa: S608
-            (provider, provider_id),
-        )
-        return await cur.fetchone()
+    return await _one(
+        conn,
+        """SELECT {columns} FROM notifications
+           WHERE provider = %s AND provider_id = %s FOR UPDATE""",
+        (provider, provider_id),
+    )
 
 
 async def latest_to(conn: AsyncConnection[Any], address: str) -> Notification | None:
     """The newest alert message sent to `address` (what a reply answers)."""
-    async with conn.cursor(row_factory=class_row(Notification)) as cur:
-        await cur.execute(
-            f"""SELECT {_COLUMNS} FROM notifications
-                WHERE address = %s AND alert_id IS NOT NULL
-                  AND purpose IN ('alert', 'escalation')
-                  AND status IN ('queued', 'sent', 'delivered')
-                ORDER BY id DESC LIMIT 1""",  # noqa: S608
-            (address,),
-        )
-        return await cur.fetchone()
+    return await _one(
+        conn,
+        """SELECT {columns} FROM notifications
+           WHERE address = %s AND alert_id IS NOT NULL AND purpose IN ('alert', 'escalation')
+             AND status IN ('queued', 'sent', 'delivered')
+           ORDER BY id DESC LIMIT 1""",
+        (address,),
+    )
 
 
 async def record(

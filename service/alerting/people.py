@@ -3,16 +3,19 @@ resident's doctor (or, without one, the doctors serving the community)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import time
-from typing import Any
+from typing import Any, Literal
 
 import phonenumbers
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from service.alerting.plan import Person
-from service.alerting.policy import Policy, policy_with_overrides
+from service.alerting.policy import DEFAULT_POLICY, Policy, policy_with_overrides
+
+log = logging.getLogger(__name__)
 
 # Number types that take SMS; a fixed line is called instead.
 _MOBILE = {
@@ -59,24 +62,42 @@ class _Resident:
 
 
 @dataclass
-class _Contact:
+class _PersonRow:
+    """A contact or a doctor as both queries return them."""
+
+    kind: Literal["contact", "user"]
     id: int
     name: str
-    phone: str
+    phone: str | None
     language: str
     time_zone: str
     quiet_hours_start: time | None
     quiet_hours_end: time | None
     stopped: bool
 
+    def person(self, rank: int) -> Person:
+        quiet = None
+        if self.quiet_hours_start is not None and self.quiet_hours_end is not None:
+            quiet = (self.quiet_hours_start, self.quiet_hours_end)
+        return Person(
+            kind=self.kind,
+            id=self.id,
+            name=self.name,
+            phone=self.phone,
+            language=self.language,
+            time_zone=self.time_zone,
+            rank=rank,
+            quiet_hours=quiet,
+            sms=self.phone is not None and not self.stopped and takes_sms(self.phone),
+        )
 
-@dataclass
-class _Doctor:
-    id: int
-    display_name: str
-    phone: str | None
-    language: str
-    time_zone: str
+
+async def _people(
+    conn: AsyncConnection[Any], query: str, params: dict[str, Any]
+) -> list[_PersonRow]:
+    async with conn.cursor(row_factory=class_row(_PersonRow)) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchall()
 
 
 async def load_household(conn: AsyncConnection[Any], resident_id: int) -> Household | None:
@@ -91,64 +112,43 @@ async def load_household(conn: AsyncConnection[Any], resident_id: int) -> Househ
         resident = await cur.fetchone()
     if resident is None:
         return None
-    async with conn.cursor(row_factory=class_row(_Contact)) as cur:
-        await cur.execute(
-            """SELECT id, name, phone, language, coalesce(time_zone, %s) AS time_zone,
-                      quiet_hours_start, quiet_hours_end, sms_stopped_at IS NOT NULL AS stopped
-               FROM contacts WHERE resident_id = %s ORDER BY escalation_order""",
-            (resident.time_zone, resident_id),
-        )
-        contacts = await cur.fetchall()
-    family = tuple(
-        Person(
-            kind="contact",
-            id=c.id,
-            name=c.name,
-            phone=c.phone,
-            language=c.language,
-            time_zone=c.time_zone,
-            rank=rank,
-            quiet_hours=None
-            if c.quiet_hours_start is None or c.quiet_hours_end is None
-            else (c.quiet_hours_start, c.quiet_hours_end),
-            sms=not c.stopped and takes_sms(c.phone),
-        )
-        for rank, c in enumerate(contacts, start=1)
+    contacts = await _people(
+        conn,
+        """SELECT 'contact' AS kind, id, name, phone, language,
+                  coalesce(time_zone, %(zone)s) AS time_zone, quiet_hours_start,
+                  quiet_hours_end, sms_stopped_at IS NOT NULL AS stopped
+           FROM contacts WHERE resident_id = %(resident)s ORDER BY escalation_order""",
+        {"zone": resident.time_zone, "resident": resident_id},
     )
-    doctors = await _doctors(conn, resident)
+    doctors = await _people(
+        conn,
+        """SELECT 'user' AS kind, u.id, u.display_name AS name, u.phone, u.language,
+                  u.time_zone, NULL::time AS quiet_hours_start, NULL::time AS quiet_hours_end,
+                  false AS stopped
+           FROM users u
+           WHERE u.role = 'doctor' AND u.disabled_at IS NULL
+             AND (u.id = %(doctor)s
+                  OR (%(doctor)s::bigint IS NULL AND EXISTS (
+                      SELECT 1 FROM user_communities uc
+                      WHERE uc.user_id = u.id AND uc.community_id = %(community)s)))
+           ORDER BY u.id""",
+        {"doctor": resident.doctor_id, "community": resident.community_id},
+    )
     return Household(
         resident_id,
         resident.name,
         resident.time_zone,
-        policy_with_overrides(resident.alerting_overrides),
-        family,
-        doctors,
+        _policy(resident),
+        tuple(c.person(rank) for rank, c in enumerate(contacts, start=1)),
+        tuple(d.person(0) for d in doctors),
     )
 
 
-async def _doctors(conn: AsyncConnection[Any], resident: _Resident) -> tuple[Person, ...]:
-    async with conn.cursor(row_factory=class_row(_Doctor)) as cur:
-        await cur.execute(
-            """SELECT u.id, u.display_name, u.phone, u.language, u.time_zone
-               FROM users u
-               WHERE u.role = 'doctor' AND u.disabled_at IS NULL
-                 AND (u.id = %(doctor)s
-                      OR (%(doctor)s::bigint IS NULL AND EXISTS (
-                          SELECT 1 FROM user_communities uc
-                          WHERE uc.user_id = u.id AND uc.community_id = %(community)s)))
-               ORDER BY u.id""",
-            {"doctor": resident.doctor_id, "community": resident.community_id},
-        )
-        rows = await cur.fetchall()
-    return tuple(
-        Person(
-            kind="user",
-            id=d.id,
-            name=d.display_name,
-            phone=d.phone,
-            language=d.language,
-            time_zone=d.time_zone,
-            sms=d.phone is not None and takes_sms(d.phone),
-        )
-        for d in rows
-    )
+def _policy(resident: _Resident) -> Policy:
+    """The community's policy; the default when its stored overrides no longer validate
+    (they are checked when saved), so that an alert still reaches people."""
+    try:
+        return policy_with_overrides(resident.alerting_overrides)
+    except ValueError as exc:
+        log.error("community %d: alerting_overrides ignored: %s", resident.community_id, exc)
+        return DEFAULT_POLICY
