@@ -35,6 +35,9 @@ def diagnose(settings: Settings) -> dict[str, Any]:
     report: dict[str, Any] = {
         "database": "embedded" if settings.embedded else "LINLI_DATABASE_URL",
         "data_dir": str(settings.data_dir),
+        # Without Twilio, alert messages are written to the log instead of sent.
+        "messages": "twilio" if settings.twilio_enabled else "log",
+        "public_url": settings.public_url,
     }
     try:
         with database_conninfo(settings) as info:

@@ -112,6 +112,20 @@ class TestDoctor:
         assert report["database_mode"] == "postgresql"
         assert report["pending_migrations"] == []
         assert report["server_version"]
+        assert report["messages"] == "log"  # no Twilio settings: alerts go to the log
+
+    def test_says_when_messages_go_through_twilio(self, database_url, tmp_path):
+        settings = {
+            **embedded_settings(tmp_path),
+            "LINLI_DATABASE_URL": database_url,
+            "LINLI_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "LINLI_TWILIO_AUTH_TOKEN": "secret",
+            "LINLI_TWILIO_FROM": "+15005550006",
+        }
+        result = linli("doctor", "--json", settings=settings)
+        report = json.loads(result.stdout)
+        assert report["messages"] == "twilio"
+        assert "secret" not in result.stdout
 
     def test_pending_migrations_are_a_problem(self, empty_database_url, tmp_path):
         settings = {**embedded_settings(tmp_path), "LINLI_DATABASE_URL": empty_database_url}
