@@ -2,8 +2,8 @@
 
 The English text is the message id; `locale/zh_CN/LC_MESSAGES/linli.po` holds the Chinese.
 An SMS is kept to at most two segments: when the whole text is longer, the parts that matter
-least (who else was told, then the advice) are shortened first. No link is ever added:
-carriers in mainland China reject messages with links.
+least (a link, who else was told, then the advice) are shortened first. A link is added only
+when a community configures one: carriers in mainland China reject unregistered links.
 """
 
 from __future__ import annotations
@@ -160,8 +160,10 @@ def alert_sms(
     also_told: Sequence[str],
     *,
     unanswered_minutes: float | None = None,
+    link: str | None = None,
 ) -> str:
-    """The SMS telling someone of an alert (or, with `unanswered_minutes`, escalating it)."""
+    """The SMS telling someone of an alert (or, with `unanswered_minutes`, escalating it);
+    with `link` (a community's setting) when it fits."""
     translation = translations(language)
     _ = translation.gettext
     head = _("[Linli] ")
@@ -188,6 +190,8 @@ def alert_sms(
         [what, advice, reply],
         [what, reply],
     ]
+    if link:
+        candidates = [[*c, link] for c in candidates[:3]] + candidates
     return _fit([_joined(language, c) for c in candidates])
 
 

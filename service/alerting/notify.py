@@ -122,19 +122,18 @@ def _alert_body(
     about = _about(household, change, reading, person)
     if planned.channel == "voice":
         return messages.alert_call(person.language, person.time_zone, about)
-    at_once = [p.person for p in everyone if p.purpose == "alert"]
+    others = [p.person for p in everyone if p.purpose == "alert" and p.person.key != person.key]
+    unanswered = None
     if planned.purpose == "escalation":
-        others = [p for p in at_once if p.key != person.key]
-        minutes = (planned.due_at - change.at).total_seconds() / 60
-        return messages.alert_sms(
-            person.language,
-            person.time_zone,
-            about,
-            _names(others),
-            unanswered_minutes=round(minutes),
-        )
-    others = [p for p in at_once if p.key != person.key]
-    return messages.alert_sms(person.language, person.time_zone, about, _names(others))
+        unanswered = round((planned.due_at - change.at).total_seconds() / 60)
+    return messages.alert_sms(
+        person.language,
+        person.time_zone,
+        about,
+        _names(others),
+        unanswered_minutes=unanswered,
+        link=household.policy.link,
+    )
 
 
 def _names(people: Sequence[Person]) -> list[str]:

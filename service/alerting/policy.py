@@ -84,6 +84,9 @@ class Policy(BaseModel):
     )
     warning: SeverityPolicy = SeverityPolicy(steps=(_family(1),), digest=True, repeat_hours=12)
     info: SeverityPolicy = SeverityPolicy()
+    # A link added to alert texts when it fits (e.g. the dashboard's short address). None by
+    # default: carriers in mainland China reject texts with links unless registered.
+    link: Annotated[str, Field(pattern=r"^https?://\S{1,80}$")] | None = None
 
     def at(self, severity: Severity) -> SeverityPolicy:
         """The policy for alerts of `severity`."""

@@ -41,6 +41,17 @@ class TestAllClear:
         assert h.texts_to(DOCTOR) == []  # the escalation was called off
 
 
+class TestLink:
+    def test_a_community_link_reaches_the_texts(self, household):
+        h = household
+        h.db.execute(
+            """UPDATE communities SET alerting_overrides = '{"link": "https://linli.example.org/a"}'"""
+        )
+        h.deliver(urgent_pressure(h))
+        (text,) = h.texts_to(DAUGHTER)
+        assert text.endswith("https://linli.example.org/a")
+
+
 class TestRepeats:
     def test_the_same_news_is_not_sent_again_within_hours(self, household):
         h = household

@@ -120,3 +120,18 @@ class TestOtherMessages:
         assert "王六" not in text
         assert "另有2位" in text
         assert sms_segments(text) <= 2
+
+
+class TestLink:
+    def test_a_configured_link_is_added_when_it_fits(self):
+        link = "https://linli.example.org/a"
+        text = messages.alert_sms("zh-CN", "Asia/Shanghai", about("bp.urgent"), [], link=link)
+        assert text.endswith(link)
+        assert sms_segments(text) <= 2
+
+    def test_a_link_that_does_not_fit_is_left_out_before_anything_else(self):
+        link = "https://linli.example.org/" + "a" * 54
+        told = ["欧阳医生", "王小明（女儿）"]
+        text = messages.alert_sms("zh-CN", "Asia/Shanghai", about("bp.crisis"), told, link=link)
+        assert link not in text
+        assert "已同时通知" in text

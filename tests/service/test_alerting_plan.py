@@ -150,6 +150,7 @@ class TestOverrides:
             ({"loud": 1}, "alerting_overrides.loud"),
             ({"urgent": {"steps": [{"to": "nobody"}]}}, "alerting_overrides.urgent.steps.0.to"),
             ({"critical": {"repeat_hours": -1}}, "alerting_overrides.critical.repeat_hours"),
+            ({"link": "ftp://example.org"}, "alerting_overrides.link"),
         ],
     )
     def test_bad_overrides_say_what_is_wrong(self, overrides, reason):
