@@ -16,6 +16,7 @@ from service.admin.schemas import (
     CommunityUpdate,
     GridCreate,
     GridUpdate,
+    StoredAlertingOverrides,
     StoredOverrides,
     as_parameters,
     set_clause,
@@ -33,6 +34,7 @@ class Community:
     district: str
     subdistrict: str | None
     detection_overrides: StoredOverrides
+    alerting_overrides: StoredAlertingOverrides
     created_at: datetime
 
 
@@ -46,7 +48,10 @@ class Grid:
     created_at: datetime
 
 
-_COMMUNITY = sql.SQL("id, name, name_en, district, subdistrict, detection_overrides, created_at")
+_COMMUNITY = sql.SQL(
+    """id, name, name_en, district, subdistrict, detection_overrides, alerting_overrides,
+       created_at"""
+)
 _GRID = sql.SQL("id, community_id, name, created_at")
 
 
@@ -75,9 +80,10 @@ def _grid_errors(community_id: int, name: str | None) -> Iterator[None]:
 async def create_community(conn: AsyncConnection[Any], data: CommunityCreate) -> Community:
     """Add a community; its name must be unused."""
     query = sql.SQL(
-        """INSERT INTO communities (name, name_en, district, subdistrict, detection_overrides)
+        """INSERT INTO communities (name, name_en, district, subdistrict, detection_overrides,
+                                    alerting_overrides)
            VALUES (%(name)s, %(name_en)s, %(district)s, %(subdistrict)s,
-                   %(detection_overrides)s)
+                   %(detection_overrides)s, %(alerting_overrides)s)
            RETURNING {}"""
     ).format(_COMMUNITY)
     async with conn.cursor(row_factory=class_row(Community)) as cur:

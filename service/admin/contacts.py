@@ -35,12 +35,14 @@ class Contact:
     escalation_order: int
     quiet_hours_start: time | None
     quiet_hours_end: time | None
+    time_zone: str | None  # None: the resident's
+    sms_stopped_at: datetime | None  # set when they replied STOP; no SMS until START
     created_at: datetime
 
 
 _COLUMNS = sql.SQL(
     """id, resident_id, name, kind, relationship, phone, language, escalation_order,
-       quiet_hours_start, quiet_hours_end, created_at"""
+       quiet_hours_start, quiet_hours_end, time_zone, sms_stopped_at, created_at"""
 )
 
 
@@ -65,12 +67,13 @@ async def create_contact(
     """Add a contact to a resident; without an escalation order it is reached after the others."""
     query = sql.SQL(
         """INSERT INTO contacts (resident_id, name, kind, relationship, phone, language,
-                                 escalation_order, quiet_hours_start, quiet_hours_end)
+                                 escalation_order, quiet_hours_start, quiet_hours_end,
+                                 time_zone)
            VALUES (%(resident_id)s, %(name)s, %(kind)s, %(relationship)s, %(phone)s, %(language)s,
                    coalesce(%(escalation_order)s::smallint,
                             (SELECT coalesce(max(escalation_order), 0) + 1 FROM contacts
                               WHERE resident_id = %(resident_id)s)),
-                   %(quiet_hours_start)s, %(quiet_hours_end)s)
+                   %(quiet_hours_start)s, %(quiet_hours_end)s, %(time_zone)s)
            RETURNING {}"""
     ).format(_COLUMNS)
     async with conn.cursor(row_factory=class_row(Contact)) as cur:

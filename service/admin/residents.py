@@ -44,6 +44,7 @@ class Resident:
     target_diastolic: int | None
     target_fasting_glucose: float | None
     detection_overrides: StoredOverrides
+    doctor_id: int | None
     created_at: datetime
     updated_at: datetime
 
@@ -51,7 +52,7 @@ class Resident:
 _COLUMNS = sql.SQL(
     """id, name, sex, birth_date, conditions, community_id, grid_id, language, time_zone,
        target_systolic, target_diastolic, target_fasting_glucose, detection_overrides,
-       created_at, updated_at"""
+       doctor_id, created_at, updated_at"""
 )
 
 
@@ -59,17 +60,41 @@ def check_time_zone(name: str) -> None:
     """Refuse (Invalid) a time zone the IANA database does not know."""
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a directory of the zone database, like "Asia".
         raise Invalid(f"unknown time zone {name!r}; use an IANA name like Asia/Shanghai") from None
 
 
+async def check_doctor(conn: AsyncConnection[Any], user_id: int) -> None:
+    """Refuse (Invalid) a doctor_id that does not name an enabled user with role doctor.
+
+    The user's row stays locked (FOR SHARE) until the transaction ends, so nobody changes
+    their role or disables them in between.
+    """
+    cur = await conn.execute(
+        "SELECT role, disabled_at IS NOT NULL FROM users WHERE id = %s FOR SHARE", (user_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise Invalid(f"no user {user_id}")
+    role, disabled = row
+    if role != "doctor":
+        raise Invalid(f"user {user_id} is not a doctor (role {role})")
+    if disabled:
+        raise Invalid(f"user {user_id} is disabled")
+
+
 @contextmanager
-def _resident_errors(community_id: int, grid_id: int | None) -> Iterator[None]:
+def _resident_errors(
+    community_id: int, grid_id: int | None, doctor_id: int | None = None
+) -> Iterator[None]:
     try:
         yield
     except errors.ForeignKeyViolation as exc:
         if exc.diag.constraint_name == "residents_community_id_fkey":
             raise Invalid(f"no community {community_id}") from None
+        if exc.diag.constraint_name == "residents_doctor_id_fkey":
+            raise Invalid(f"no user {doctor_id}") from None
         raise Invalid(f"grid {grid_id} is not a grid of community {community_id}") from None
     except errors.CheckViolation as exc:
         rule = exc.diag.constraint_name or ""
@@ -79,6 +104,8 @@ def _resident_errors(community_id: int, grid_id: int | None) -> Iterator[None]:
 async def create_resident(conn: AsyncConnection[Any], data: ResidentCreate) -> Resident:
     """Add a resident to a community (and, optionally, to one of its grids)."""
     check_time_zone(data.time_zone)
+    if data.doctor_id is not None:
+        await check_doctor(conn, data.doctor_id)
     values = as_parameters(data.model_dump())
     query = sql.SQL("INSERT INTO residents ({}) VALUES ({}) RETURNING {}").format(
         sql.SQL(", ").join(map(sql.Identifier, values)),
@@ -86,7 +113,7 @@ async def create_resident(conn: AsyncConnection[Any], data: ResidentCreate) -> R
         _COLUMNS,
     )
     async with conn.cursor(row_factory=class_row(Resident)) as cur:
-        with _resident_errors(data.community_id, data.grid_id):
+        with _resident_errors(data.community_id, data.grid_id, data.doctor_id):
             await cur.execute(query, values)
         resident = await cur.fetchone()
     assert resident is not None
@@ -135,13 +162,15 @@ async def update_resident(
         return current
     if "time_zone" in changes:
         check_time_zone(changes["time_zone"])
+    if changes.get("doctor_id") is not None:
+        await check_doctor(conn, changes["doctor_id"])
     query = sql.SQL(
         "UPDATE residents SET {}, updated_at = now() WHERE id = %(id)s RETURNING {}"
     ).format(set_clause(changes), _COLUMNS)
     community_id = changes.get("community_id", current.community_id)
     grid_id = changes.get("grid_id", current.grid_id)
     async with conn.cursor(row_factory=class_row(Resident)) as cur:
-        with _resident_errors(community_id, grid_id):
+        with _resident_errors(community_id, grid_id, changes.get("doctor_id")):
             await cur.execute(query, {**as_parameters(changes), "id": resident_id})
         resident = await cur.fetchone()
     assert resident is not None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import re
+import zoneinfo
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Annotated, Any, ClassVar, Literal, Self
 
+import phonenumbers
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic import (
@@ -26,6 +28,7 @@ from pydantic import (
 )
 
 from analytics.thresholds import DEFAULT_THRESHOLDS
+from service.alerting.policy import policy_with_overrides
 from service.auth import Role
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -37,7 +40,25 @@ def _e164(phone: str) -> str:
         raise ValueError(
             "must be in E.164 form: + then 7 to 15 digits, the first not 0 (e.g. +8613800138000)"
         )
+    try:
+        valid = phonenumbers.is_valid_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        valid = False
+    if not valid:
+        # E.164 in form only: a digit missing or extra, or a prefix no carrier uses.
+        raise ValueError(f"{phone} is not a valid phone number for its country")
     return phone
+
+
+def _time_zone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a directory of the zone database, like "Asia".
+        raise ValueError(
+            f"unknown time zone {name!r}; use an IANA name like Asia/Shanghai"
+        ) from None
+    return name
 
 
 def _username(name: str) -> str:
@@ -48,6 +69,24 @@ def _username(name: str) -> str:
 
 def _distinct(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+def _finite(value: Any, where: str) -> None:
+    """Refuse NaN and Infinity anywhere in a JSON value (jsonb cannot store them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} must be a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _finite(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _finite(item, f"{where}.{index}")
+
+
+def _alerting_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    _finite(overrides, "alerting_overrides")
+    policy_with_overrides(overrides)  # ValueError names the setting at fault
+    return overrides
 
 
 def _detection_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +106,12 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Relationship = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_e164)]
+TimeZone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_time_zone),
+    Field(description="An IANA zone name, e.g. Asia/Shanghai."),
+]
 Username = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_username)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1000)]
 Language = Literal["zh-CN", "en"]
@@ -97,6 +142,23 @@ StoredOverrides = Annotated[
 ]
 
 
+_ALERTING_HELP = (
+    "Escalation policy settings that differ from the defaults (service.alerting.policy):"
+    " per severity (critical, urgent, warning, info) its steps, urgent, digest and"
+    ' repeat_hours, e.g. {"urgent": {"repeat_hours": 2}}. A severity given is merged field by'
+    " field with the default one; steps, when given, replace the default steps."
+    " Sent in an update, the object replaces the stored one; {} clears it."
+)
+AlertingOverrides = Annotated[
+    dict[str, Any], AfterValidator(_alerting_overrides), Field(description=_ALERTING_HELP)
+]
+StoredAlertingOverrides = Annotated[
+    dict[str, Any],
+    Field(description="Escalation policy settings that differ from the defaults."),
+]
+DoctorId = Annotated[int, Field(description="The resident's own doctor: a user with role doctor.")]
+
+
 def set_clause(changes: Mapping[str, object]) -> sql.Composed:
     """`column = %(column)s, ...` for an UPDATE of these columns (names quoted as identifiers)."""
     return sql.SQL(", ").join(
@@ -106,10 +168,12 @@ def set_clause(changes: Mapping[str, object]) -> sql.Composed:
 
 
 def as_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Column values as psycopg takes them: the detection_overrides object as jsonb."""
-    if "detection_overrides" in values:
-        return {**values, "detection_overrides": Jsonb(values["detection_overrides"])}
-    return dict(values)
+    """Column values as psycopg takes them: the overrides objects as jsonb."""
+    parameters = dict(values)
+    for column in ("detection_overrides", "alerting_overrides"):
+        if column in parameters:
+            parameters[column] = Jsonb(parameters[column])
+    return parameters
 
 
 class _Input(BaseModel):
@@ -140,17 +204,19 @@ class CommunityCreate(_Input):
     district: Name = "涪陵区"
     subdistrict: ShortText | None = None
     detection_overrides: DetectionOverrides = Field(default_factory=dict)
+    alerting_overrides: AlertingOverrides = Field(default_factory=dict)
 
 
 class CommunityUpdate(_Update):
     """Changes to a community; fields left out stay as they are."""
 
-    _not_null = ("name", "district", "detection_overrides")
+    _not_null = ("name", "district", "detection_overrides", "alerting_overrides")
     name: Name | None = None
     name_en: ShortText | None = None
     district: Name | None = None
     subdistrict: ShortText | None = None
     detection_overrides: DetectionOverrides | None = None
+    alerting_overrides: AlertingOverrides | None = None
 
 
 class GridCreate(_Input):
@@ -181,6 +247,7 @@ class ResidentCreate(_Input):
     target_diastolic: Diastolic | None = None
     target_fasting_glucose: FastingGlucose | None = None
     detection_overrides: DetectionOverrides = Field(default_factory=dict)
+    doctor_id: DoctorId | None = None
 
 
 class ResidentUpdate(_Update):
@@ -208,6 +275,10 @@ class ResidentUpdate(_Update):
     target_diastolic: Diastolic | None = None
     target_fasting_glucose: FastingGlucose | None = None
     detection_overrides: DetectionOverrides | None = None
+    doctor_id: DoctorId | None = None
+
+
+_CONTACT_ZONE_HELP = "The contact's own IANA time zone; null: the resident's."
 
 
 class ContactCreate(_Input):
@@ -221,6 +292,7 @@ class ContactCreate(_Input):
     escalation_order: EscalationOrder | None = None
     quiet_hours_start: time | None = None
     quiet_hours_end: time | None = None
+    time_zone: TimeZone | None = Field(default=None, description=_CONTACT_ZONE_HELP)
 
     @model_validator(mode="after")
     def _quiet_hours_both_or_neither(self) -> ContactCreate:
@@ -241,6 +313,7 @@ class ContactUpdate(_Update):
     escalation_order: EscalationOrder | None = None
     quiet_hours_start: time | None = None
     quiet_hours_end: time | None = None
+    time_zone: TimeZone | None = Field(default=None, description=_CONTACT_ZONE_HELP)
 
 
 class UserCreate(_Input):
@@ -251,16 +324,20 @@ class UserCreate(_Input):
     role: Role
     password: Password | None = None
     language: Language = "zh-CN"
+    phone: Phone | None = Field(default=None, description="E.164; doctors get SMS and calls.")
+    time_zone: TimeZone = "Asia/Shanghai"
 
 
 class UserUpdate(_Update):
-    """Changes to a user; fields left out stay as they are (a null password removes it)."""
+    """Changes to a user; fields left out stay as they are (a null password or phone removes it)."""
 
-    _not_null = ("display_name", "role", "language")
+    _not_null = ("display_name", "role", "language", "time_zone")
     display_name: Name | None = None
     role: Role | None = None
     password: Password | None = None
     language: Language | None = None
+    phone: Phone | None = Field(default=None, description="E.164; null removes it.")
+    time_zone: TimeZone | None = None
 
 
 class GatewayCreate(_Input):

@@ -24,6 +24,8 @@ class UserInfo:
     display_name: str
     role: str
     language: str
+    phone: str | None
+    time_zone: str
     has_password: bool
     created_at: datetime
     disabled_at: datetime | None
@@ -53,7 +55,7 @@ class IssuedUserToken:
 
 
 _SELECT_USER = sql.SQL(
-    """SELECT u.id, u.username, u.display_name, u.role, u.language,
+    """SELECT u.id, u.username, u.display_name, u.role, u.language, u.phone, u.time_zone,
               u.password_hash IS NOT NULL AS has_password, u.created_at, u.disabled_at,
               ARRAY(SELECT c.community_id FROM user_communities c
                      WHERE c.user_id = u.id ORDER BY 1) AS community_ids,
@@ -70,6 +72,15 @@ def _stored(values: dict[str, Any]) -> dict[str, Any]:
         password = values.pop("password")
         values["password_hash"] = None if password is None else hash_password(password)
     return values
+
+
+_RULES = {"users_phone_check": "phone must be in E.164 form: + then 7 to 15 digits"}
+
+
+def _rule(exc: errors.CheckViolation) -> str:
+    """Why the database refused a user's values."""
+    rule = exc.diag.constraint_name or ""
+    return _RULES.get(rule, f"user rejected by rule {rule}")
 
 
 async def _select_one(conn: AsyncConnection[Any], where: sql.SQL, value: object) -> UserInfo:
@@ -109,6 +120,8 @@ async def create_user(conn: AsyncConnection[Any], data: UserCreate) -> UserInfo:
         cur = await conn.execute(query, values)
     except errors.UniqueViolation:
         raise Conflict(f"username {data.username!r} is taken") from None
+    except errors.CheckViolation as exc:
+        raise Invalid(_rule(exc)) from None
     row = await cur.fetchone()
     assert row is not None
     return await get_user(conn, row[0])
@@ -119,7 +132,10 @@ async def update_user(conn: AsyncConnection[Any], user_id: int, data: UserUpdate
     changes = _stored(data.changes())
     if changes:
         query = sql.SQL("UPDATE users SET {} WHERE id = %(id)s").format(set_clause(changes))
-        cur = await conn.execute(query, {**changes, "id": user_id})
+        try:
+            cur = await conn.execute(query, {**changes, "id": user_id})
+        except errors.CheckViolation as exc:
+            raise Invalid(_rule(exc)) from None
         if cur.rowcount == 0:
             raise NotFound(f"no user {user_id}")
     return await get_user(conn, user_id)

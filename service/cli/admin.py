@@ -1,7 +1,8 @@
 """`linli admin ...`: create communities, residents, contacts, users, gateways; assign devices.
 
-Bad input (a missing option, a value of the wrong type, a phone that is not E.164, a name
-already taken) ends the command with one line on stderr and exit code 2.
+Bad input (a missing option, a value of the wrong type, a phone that is not a valid E.164
+number, a name already taken, a doctor who is not one) ends the command with one line on
+stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -89,22 +90,42 @@ OverridesOption = Annotated[
 ]
 
 
-def _overrides(text: str | None) -> dict[str, Any]:
-    """The --detection-overrides JSON as an object for validation (an empty one when unset)."""
+AlertingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--alerting-overrides",
+        metavar="JSON",
+        help='Escalation policy settings, e.g. \'{"urgent": {"repeat_hours": 2}}\''
+        " (severities and fields of service.alerting.policy).",
+    ),
+]
+
+
+def _overrides(
+    text: str | None,
+    option: str = "--detection-overrides",
+    example: str = '{"bp_urgent_systolic": 170}',
+) -> dict[str, Any]:
+    """An overrides option's JSON as an object for validation (an empty one when unset)."""
     if text is None:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Invalid(f"--detection-overrides is not JSON: {exc}") from None
+        raise Invalid(f"{option} is not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise Invalid('--detection-overrides takes a JSON object, like {"bp_urgent_systolic": 170}')
+        raise Invalid(f"{option} takes a JSON object, like {example}")
     return value
 
 
-def _overrides_note(overrides: dict[str, Any]) -> str:
+def _alerting(text: str | None) -> dict[str, Any]:
+    """The --alerting-overrides JSON as an object for validation (an empty one when unset)."""
+    return _overrides(text, "--alerting-overrides", '{"urgent": {"repeat_hours": 2}}')
+
+
+def _overrides_note(overrides: dict[str, Any], what: str = "detection") -> str:
     """`, detection {...}` for a printed line, or nothing without overrides."""
-    return f", detection {json.dumps(overrides, ensure_ascii=False)}" if overrides else ""
+    return f", {what} {json.dumps(overrides, ensure_ascii=False)}" if overrides else ""
 
 
 @command("create-gateway")
@@ -175,6 +196,7 @@ def create_community_command(
     name_en: Annotated[str | None, typer.Option(help="Its name in English.")] = None,
     subdistrict: Annotated[str | None, typer.Option(help="The subdistrict (街道).")] = None,
     detection_overrides: OverridesOption = None,
+    alerting_overrides: AlertingOption = None,
 ) -> None:
     """Create a community (in 涪陵区) and print it, id first."""
     data = validated(
@@ -183,6 +205,7 @@ def create_community_command(
         name_en=name_en,
         subdistrict=subdistrict,
         detection_overrides=_overrides(detection_overrides),
+        alerting_overrides=_alerting(alerting_overrides),
     )
     community: Community = run_in_transaction(
         load_settings(), lambda conn: create_community(conn, data)
@@ -191,6 +214,7 @@ def create_community_command(
     typer.echo(
         f"{community.id} community {community.name}{english}, {community.district}"
         + _overrides_note(community.detection_overrides)
+        + _overrides_note(community.alerting_overrides, "alerting")
     )
 
 
@@ -220,6 +244,9 @@ def create_resident_command(
     language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
     time_zone: Annotated[str, typer.Option(help="IANA time zone.")] = "Asia/Shanghai",
     detection_overrides: OverridesOption = None,
+    doctor: Annotated[
+        int | None, typer.Option(help="The resident's own doctor (a user id, role doctor).")
+    ] = None,
 ) -> None:
     """Create a resident and print them, id first."""
     data = validated(
@@ -233,6 +260,7 @@ def create_resident_command(
         language=language,
         time_zone=time_zone,
         detection_overrides=_overrides(detection_overrides),
+        doctor_id=doctor,
     )
     resident: Resident = run_in_transaction(
         load_settings(), lambda conn: create_resident(conn, data)
@@ -240,6 +268,8 @@ def create_resident_command(
     where = f"community {resident.community_id}"
     if resident.grid_id is not None:
         where += f" grid {resident.grid_id}"
+    if resident.doctor_id is not None:
+        where += f", doctor {resident.doctor_id}"
     conditions = "+".join(resident.conditions) or "no conditions"
     typer.echo(
         f"{resident.id} resident {resident.name}, {resident.sex}, born {resident.birth_date},"
@@ -271,6 +301,9 @@ def create_contact_command(
     quiet_hours: Annotated[
         str | None, typer.Option(help="No non-urgent messages then, e.g. 22:00-07:00.")
     ] = None,
+    time_zone: Annotated[
+        str | None, typer.Option(help="The contact's IANA time zone; default: the resident's.")
+    ] = None,
 ) -> None:
     """Add a contact to a resident and print it, id first."""
     data = validated(
@@ -281,6 +314,7 @@ def create_contact_command(
         relationship=relationship,
         language=language,
         escalation_order=order,
+        time_zone=time_zone,
         **_quiet_hours(quiet_hours),
     )
     contact: Contact = run_in_transaction(
@@ -289,6 +323,7 @@ def create_contact_command(
     typer.echo(
         f"{contact.id} contact {contact.name} {contact.phone} ({contact.kind},"
         f" order {contact.escalation_order}) of resident {contact.resident_id}"
+        + (f", time zone {contact.time_zone}" if contact.time_zone else "")
     )
 
 
@@ -315,6 +350,10 @@ def create_user_command(
         list[int] | None, typer.Option(help="A resident a family member follows; repeatable.")
     ] = None,
     language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
+    phone: Annotated[
+        str | None, typer.Option(help="E.164, e.g. +8613800138000 (doctors: SMS and calls).")
+    ] = None,
+    time_zone: Annotated[str, typer.Option(help="IANA time zone.")] = "Asia/Shanghai",
 ) -> None:
     """Create a user with their access and print them, id first."""
     password = _password_from_stdin() if password_stdin else None
@@ -325,6 +364,8 @@ def create_user_command(
         display_name=display_name,
         password=password,
         language=language,
+        phone=phone,
+        time_zone=time_zone,
     )
 
     async def work(conn: AsyncConnection[Any]) -> UserInfo:
@@ -340,6 +381,7 @@ def create_user_command(
     access += [f"resident {r}" for r in user.resident_ids]
     typer.echo(
         f"{user.id} user {user.username} ({user.role}) {user.display_name}"
+        + (f" {user.phone}" if user.phone else "")
         + (f"; sees {', '.join(access)}" if access else "")
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Any
 
 import httpx
@@ -246,6 +246,44 @@ class TestResidents:
         assert bad.status_code == 422
         assert admin.patch("/residents/999", json={"name": "x"}).status_code == 404
 
+    def test_a_doctor_is_set_changed_and_cleared(self, admin, db, place):
+        first = new_user(admin, "dr.li", "doctor")
+        second = new_user(admin, "dr.wang", "doctor")
+        body = {**RESIDENT, "community_id": place[0], "doctor_id": first["id"]}
+        resident = new(admin, "/residents", **body)
+        assert resident["doctor_id"] == first["id"]
+        path = f"/residents/{resident['id']}"
+        assert admin.get(path).json()["doctor_id"] == first["id"]
+        changed = admin.patch(path, json={"doctor_id": second["id"]})
+        assert changed.json()["doctor_id"] == second["id"]
+        assert admin.patch(path, json={"language": "en"}).json()["doctor_id"] == second["id"]
+        assert one(db, "SELECT doctor_id FROM residents") == (second["id"],)
+        assert admin.patch(path, json={"doctor_id": None}).json()["doctor_id"] is None
+        assert one(db, "SELECT doctor_id FROM residents") == (None,)
+        without = new(admin, "/residents", **RESIDENT, community_id=place[0])
+        assert without["doctor_id"] is None
+
+    def test_a_doctor_must_be_an_enabled_doctor(self, admin, db, place, resident_id):
+        family = new_user(admin, "wang", "family")
+        body = {**RESIDENT, "community_id": place[0], "doctor_id": family["id"]}
+        refused = admin.post("/residents", json=body)
+        assert detail(refused, 422) == f"user {family['id']} is not a doctor (role family)"
+        missing = admin.post("/residents", json={**body, "doctor_id": 999})
+        assert detail(missing, 422) == "no user 999"
+        assert count(db, "residents") == 1
+        path = f"/residents/{resident_id}"
+        patched = admin.patch(path, json={"doctor_id": family["id"]})
+        assert "is not a doctor" in detail(patched, 422)
+        doctor = new_user(admin, "dr.li", "doctor")
+        admin.post(f"/users/{doctor['id']}/disable")
+        disabled = admin.patch(path, json={"doctor_id": doctor["id"]})
+        assert detail(disabled, 422) == f"user {doctor['id']} is disabled"
+        assert one(db, "SELECT doctor_id FROM residents") == (None,)
+
+    def test_a_zone_directory_is_not_a_time_zone(self, admin, db, place):
+        body = {**RESIDENT, "community_id": place[0], "time_zone": "Asia"}
+        assert "unknown time zone 'Asia'" in detail(admin.post("/residents", json=body), 422)
+
     def test_delete_removes_the_resident_and_their_contacts(self, admin, db, resident_id):
         new(admin, f"/residents/{resident_id}/contacts", **SON)
         assert admin.delete(f"/residents/{resident_id}").status_code == 204
@@ -348,6 +386,64 @@ class TestDetectionOverrides:
         assert "valid dictionary" in refused_setting(admin.post("/residents", json=body))
 
 
+BAD_ALERTING = [
+    ({"urgent": {"steps": [{"to": "nobody"}]}}, "urgent.steps.0.to: Input should be 'family'"),
+    ({"loud": 1}, "alerting_overrides.loud: Extra inputs are not permitted"),
+    ({"urgent": 5}, "alerting_overrides.urgent: Input should be a valid dictionary"),
+    ({"critical": {"repeat_hours": -1}}, "critical.repeat_hours: Input should be greater than"),
+]
+
+
+def refused_policy(response: httpx.Response) -> str:
+    """The message of a 422 about alerting_overrides."""
+    (error,) = detail(response, 422)
+    assert error["loc"] == ["body", "alerting_overrides"], error
+    message: str = error["msg"]
+    return message
+
+
+class TestAlertingOverrides:
+    def test_a_community_is_created_and_updated_with_a_policy(self, admin, db):
+        policy = {"urgent": {"repeat_hours": 2}}
+        community = new(admin, "/communities", name="敦仁社区", alerting_overrides=policy)
+        assert community["alerting_overrides"] == policy
+        path = f"/communities/{community['id']}"
+        assert admin.get(path).json()["alerting_overrides"] == policy
+        assert one(db, "SELECT alerting_overrides FROM communities") == (policy,)
+        steps = {"critical": {"steps": [{"to": "family", "channel": "voice"}]}}
+        assert admin.patch(path, json={"alerting_overrides": steps}).status_code == 200
+        kept = admin.patch(path, json={"name_en": "Dunren"}).json()
+        assert kept["alerting_overrides"] == steps
+        assert kept["detection_overrides"] == {}
+        cleared = admin.patch(path, json={"alerting_overrides": {}})
+        assert cleared.json()["alerting_overrides"] == {}
+        null = admin.patch(path, json={"alerting_overrides": None})
+        assert detail(null, 422)[0]["msg"].endswith("alerting_overrides cannot be null")
+
+    def test_without_a_policy_it_is_empty(self, admin, place):
+        assert admin.get(f"/communities/{place[0]}").json()["alerting_overrides"] == {}
+
+    @pytest.mark.parametrize(("overrides", "message"), BAD_ALERTING)
+    def test_a_bad_policy_is_422_naming_the_setting(self, admin, db, place, overrides, message):
+        bad = {"name": "崇义社区", "alerting_overrides": overrides}
+        assert message in refused_policy(admin.post("/communities", json=bad))
+        assert count(db, "communities") == 1
+        update = {"alerting_overrides": overrides}
+        assert message in refused_policy(admin.patch(f"/communities/{place[0]}", json=update))
+        assert one(db, "SELECT alerting_overrides FROM communities") == ({},)
+
+    def test_not_a_number_or_an_object_is_422(self, admin, db, place):
+        response = admin.patch(
+            f"/communities/{place[0]}",
+            content='{"alerting_overrides": {"urgent": {"repeat_hours": NaN}}}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert "urgent.repeat_hours must be a finite number" in refused_policy(response)
+        listed = admin.patch(f"/communities/{place[0]}", json={"alerting_overrides": [1]})
+        assert "valid dictionary" in refused_policy(listed)
+        assert one(db, "SELECT alerting_overrides FROM communities") == ({},)
+
+
 class TestContacts:
     def path(self, resident_id: int) -> str:
         return f"/residents/{resident_id}/contacts"
@@ -375,6 +471,51 @@ class TestContacts:
             errors = detail(admin.post(self.path(resident_id), json={**SON, "phone": phone}), 422)
             assert "E.164" in errors[0]["msg"], phone
         assert count(db, "contacts") == 0
+
+    def test_a_phone_that_no_country_uses_is_422(self, admin, db, resident_id):
+        # E.164 in form, one digit short of a Chinese mobile number.
+        response = admin.post(self.path(resident_id), json={**SON, "phone": "+861380013800"})
+        (error,) = detail(response, 422)
+        assert error["loc"] == ["body", "phone"]
+        assert "+861380013800 is not a valid phone number for its country" in error["msg"]
+        contact = new(admin, self.path(resident_id), **SON)
+        patched = admin.patch(f"/contacts/{contact['id']}", json={"phone": "+861380013800"})
+        assert "not a valid phone number" in detail(patched, 422)[0]["msg"]
+        assert one(db, "SELECT phone FROM contacts") == ("+8613800138000",)
+
+    def test_a_time_zone_of_their_own(self, admin, db, resident_id):
+        contact = new(admin, self.path(resident_id), **SON, time_zone="Europe/London")
+        assert contact["time_zone"] == "Europe/London"
+        assert contact["sms_stopped_at"] is None
+        path = f"/contacts/{contact['id']}"
+        assert admin.get(path).json()["time_zone"] == "Europe/London"
+        changed = admin.patch(path, json={"time_zone": "Asia/Chongqing"})
+        assert changed.json()["time_zone"] == "Asia/Chongqing"
+        assert admin.patch(path, json={"name": "王小明"}).json()["time_zone"] == "Asia/Chongqing"
+        assert admin.patch(path, json={"time_zone": None}).json()["time_zone"] is None
+        assert one(db, "SELECT time_zone FROM contacts") == (None,)
+        without = new(admin, self.path(resident_id), **{**SON, "name": "王丽"})
+        assert without["time_zone"] is None
+
+    def test_an_unknown_time_zone_is_422(self, admin, db, resident_id):
+        for zone in ["Mars/Olympus", "Asia", ""]:
+            body = {**SON, "time_zone": zone}
+            (error,) = detail(admin.post(self.path(resident_id), json=body), 422)
+            assert error["loc"] == ["body", "time_zone"]
+            assert f"unknown time zone {zone!r}" in error["msg"], zone
+        assert count(db, "contacts") == 0
+
+    def test_sms_stopped_at_is_shown_and_cannot_be_set(self, admin, db, resident_id):
+        contact = new(admin, self.path(resident_id), **SON)
+        db.execute("UPDATE contacts SET sms_stopped_at = '2026-11-26 08:00+08'")
+        path = f"/contacts/{contact['id']}"
+        stopped = datetime.fromisoformat(admin.get(path).json()["sms_stopped_at"])
+        assert stopped == datetime(2026, 11, 26, tzinfo=UTC)
+        listed = admin.get(self.path(resident_id)).json()
+        assert listed[0]["sms_stopped_at"] is not None
+        assert admin.patch(path, json={"sms_stopped_at": None}).status_code == 422
+        body = {**SON, "name": "王丽", "sms_stopped_at": "2026-11-26T08:00:00+08:00"}
+        assert admin.post(self.path(resident_id), json=body).status_code == 422
 
     def test_a_taken_escalation_order_is_409(self, admin, resident_id):
         body = {**SON, "escalation_order": 1}
@@ -430,6 +571,46 @@ class TestUsers:
         assert (response.json()["display_name"], response.json()["has_password"]) == ("王明", False)
         assert [u["username"] for u in admin.get("/users").json()] == ["root", "wang"]
         assert admin.patch("/users/999", json={"language": "en"}).status_code == 404
+
+    def test_phone_and_time_zone(self, admin, db):
+        body = {"username": "dr.li", "display_name": "李医生", "role": "doctor"}
+        user = new(admin, "/users", **body, phone="+8613911112222", time_zone="Asia/Urumqi")
+        assert (user["phone"], user["time_zone"]) == ("+8613911112222", "Asia/Urumqi")
+        path = f"/users/{user['id']}"
+        assert admin.get(path).json()["phone"] == "+8613911112222"
+        stored = "SELECT phone, time_zone FROM users WHERE id = %s"
+        assert one(db, stored, user["id"]) == ("+8613911112222", "Asia/Urumqi")
+        changed = admin.patch(path, json={"time_zone": "Asia/Shanghai"}).json()
+        assert (changed["phone"], changed["time_zone"]) == ("+8613911112222", "Asia/Shanghai")
+        removed = admin.patch(path, json={"phone": None}).json()
+        assert (removed["phone"], removed["time_zone"]) == (None, "Asia/Shanghai")
+        assert one(db, stored, user["id"]) == (None, "Asia/Shanghai")
+        other = new(admin, "/users", **{**body, "username": "dr.wang"})
+        assert (other["phone"], other["time_zone"]) == (None, "Asia/Shanghai")
+
+    def test_a_bad_phone_or_time_zone_is_422(self, admin, db):
+        body = {"username": "dr.li", "display_name": "李医生", "role": "doctor"}
+        for bad, where, message in [
+            ({"phone": "+861380013800"}, "phone", "not a valid phone number for its country"),
+            ({"phone": "13800138000"}, "phone", "E.164"),
+            ({"time_zone": "Mars/Olympus"}, "time_zone", "unknown time zone 'Mars/Olympus'"),
+        ]:
+            (error,) = detail(admin.post("/users", json={**body, **bad}), 422)
+            assert error["loc"] == ["body", where], bad
+            assert message in error["msg"], bad
+        assert [u["username"] for u in admin.get("/users").json()] == ["root"]
+        user = new(admin, "/users", **body)
+        path = f"/users/{user['id']}"
+        assert (
+            "not a valid phone"
+            in detail(admin.patch(path, json={"phone": "+861380013800"}), 422)[0]["msg"]
+        )
+        null = admin.patch(path, json={"time_zone": None})
+        assert detail(null, 422)[0]["msg"].endswith("time_zone cannot be null")
+        assert one(db, "SELECT phone, time_zone FROM users WHERE id = %s", user["id"]) == (
+            None,
+            "Asia/Shanghai",
+        )
 
     def test_a_doctor_is_granted_and_revoked_a_community(self, admin, db, place):
         doctor = new_user(admin, "dr.li", "doctor")

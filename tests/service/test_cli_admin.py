@@ -88,6 +88,38 @@ class TestCreateCommunityAndGrid:
         assert "COMMUNITY_ID" in refused(linli("create-grid", "敦仁", "一网格")).upper()
 
 
+class TestAlertingOverrides:
+    def test_a_community_with_a_policy(self, linli, db):
+        line = ok(
+            linli(
+                "create-community",
+                "敦仁社区",
+                '--alerting-overrides={"urgent": {"repeat_hours": 2}}',
+            )
+        )
+        assert line.endswith(', alerting {"urgent": {"repeat_hours": 2}}')
+        stored = db.execute("SELECT id, alerting_overrides FROM communities").fetchone()
+        assert stored == (first_id(line), {"urgent": {"repeat_hours": 2}})
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("{urgent: 1}", "--alerting-overrides is not JSON: Expecting property"),
+            ("[1]", "--alerting-overrides takes a JSON object"),
+            ('{"loud": 1}', "alerting_overrides: alerting_overrides.loud: Extra inputs"),
+            (
+                '{"urgent": {"steps": [{"to": "nobody"}]}}',
+                "alerting_overrides.urgent.steps.0.to: Input should be 'family' or 'doctor'",
+            ),
+        ],
+    )
+    def test_a_bad_policy_is_one_line(self, linli, db, value, message):
+        assert message in refused(
+            linli("create-community", "敦仁社区", "--alerting-overrides", value)
+        )
+        assert db.execute("SELECT count(*) FROM communities").fetchone() == (0,)
+
+
 class TestCreateResident:
     def test_resident_with_grid_and_conditions(self, linli, db, community_id):
         grid_id = first_id(ok(linli("create-grid", str(community_id), "一网格")))
@@ -116,6 +148,27 @@ class TestCreateResident:
             "Asia/Chongqing",
         )
         assert "hypertension+diabetes" in line
+
+    def test_resident_with_a_doctor(self, linli, db, community_id):
+        doctor = first_id(ok(linli("create-user", "dr.li", "--role=doctor", "--display-name=李")))
+        args = ["--name=王秀英", "--sex=female", "--birth-date=1944-03-02"]
+        line = ok(
+            linli("create-resident", *args, f"--community={community_id}", f"--doctor={doctor}")
+        )
+        assert f", doctor {doctor}," in line
+        row = db.execute("SELECT id, doctor_id FROM residents").fetchone()
+        assert row == (first_id(line), doctor)
+
+    def test_a_doctor_who_is_family_is_refused(self, linli, db, community_id):
+        family = first_id(ok(linli("create-user", "wang", "--role=family", "--display-name=王")))
+        args = ["--name=王秀英", "--sex=female", "--birth-date=1944-03-02"]
+        result = linli(
+            "create-resident", *args, f"--community={community_id}", f"--doctor={family}"
+        )
+        assert refused(result) == f"linli: user {family} is not a doctor (role family)"
+        missing = linli("create-resident", *args, f"--community={community_id}", "--doctor=999")
+        assert refused(missing) == "linli: no user 999"
+        assert db.execute("SELECT count(*) FROM residents").fetchone() == (0,)
 
     @pytest.mark.parametrize(
         ("option", "message"),
@@ -198,10 +251,23 @@ class TestCreateContact:
         ).fetchone()
         assert row == (first_id(line), resident_id, "+8613800138000", 1, "22:00:00", "07:00:00")
 
+    def test_contact_with_a_time_zone_of_their_own(self, linli, db, resident_id):
+        args = ["--name=王明", "--phone=+8613800138000", "--kind=family"]
+        line = ok(linli("create-contact", str(resident_id), *args, "--time-zone=Europe/London"))
+        assert line.endswith(", time zone Europe/London")
+        row = db.execute("SELECT id, time_zone, sms_stopped_at FROM contacts").fetchone()
+        assert row == (first_id(line), "Europe/London", None)
+        other = ok(linli("create-contact", str(resident_id), "--name=王丽", *args[1:]))
+        assert "time zone" not in other
+        stored = db.execute("SELECT time_zone FROM contacts WHERE id = %s", (first_id(other),))
+        assert stored.fetchone() == (None,)
+
     @pytest.mark.parametrize(
         ("option", "message"),
         [
             ("--phone=13800138000", "phone: must be in E.164 form"),
+            ("--phone=+861380013800", "phone: +861380013800 is not a valid phone number"),
+            ("--time-zone=Mars/Olympus", "time_zone: unknown time zone 'Mars/Olympus'"),
             ("--quiet-hours=22:00", "--quiet-hours must look like 22:00-07:00"),
             ("--order=0", "Invalid value for '--order'"),
         ],
@@ -237,6 +303,29 @@ class TestCreateUserAndToken:
         assert verify_password("correct horse", user[2])
         grants = db.execute("SELECT user_id, community_id FROM user_communities ORDER BY 2")
         assert grants.fetchall() == [(user[0], community_id), (user[0], other)]
+
+    def test_a_doctor_with_phone_and_time_zone(self, linli, db):
+        args = ["--role=doctor", "--display-name=李医生", "--phone=+8613911112222"]
+        line = ok(linli("create-user", "dr.li", *args, "--time-zone=Asia/Urumqi"))
+        assert line == f"{first_id(line)} user dr.li (doctor) 李医生 +8613911112222"
+        row = db.execute("SELECT phone, time_zone FROM users").fetchone()
+        assert row == ("+8613911112222", "Asia/Urumqi")
+        ok(linli("create-user", "dr.wang", "--role=doctor", "--display-name=王医生"))
+        default = db.execute("SELECT phone, time_zone FROM users WHERE username = 'dr.wang'")
+        assert default.fetchone() == (None, "Asia/Shanghai")
+
+    @pytest.mark.parametrize(
+        ("option", "message"),
+        [
+            ("--phone=+861380013800", "phone: +861380013800 is not a valid phone number"),
+            ("--phone=13800138000", "phone: must be in E.164 form"),
+            ("--time-zone=Mars/Olympus", "time_zone: unknown time zone 'Mars/Olympus'"),
+        ],
+    )
+    def test_a_bad_phone_or_time_zone_is_one_line(self, linli, db, option, message):
+        args = ["--role=doctor", "--display-name=李医生", option]
+        assert message in refused(linli("create-user", "dr.li", *args))
+        assert db.execute("SELECT count(*) FROM users").fetchone() == (0,)
 
     def test_a_family_member_with_a_resident(self, linli, db, resident_id):
         args = ["--role=family", "--display-name=王明", f"--resident={resident_id}"]
