@@ -30,14 +30,16 @@ async def prepare_digests(conn: AsyncConnection[Any], now: datetime, hour: int) 
     none yet; how many messages that makes (a doctor with no warnings gets none)."""
     async with conn.cursor(row_factory=class_row(_Doctor)) as cur:
         await cur.execute(
-            """SELECT u.id, u.phone, u.language, (%(now)s AT TIME ZONE u.time_zone)::date AS day
+            """SELECT u.id, u.phone, u.language, (%(now)s AT TIME ZONE z.name)::date AS day
                FROM users u
+               -- A zone PostgreSQL does not know would fail the whole query: skip it.
+               JOIN pg_timezone_names z ON z.name = u.time_zone
                WHERE u.role = 'doctor' AND u.disabled_at IS NULL AND u.phone IS NOT NULL
-                 AND extract(hour FROM %(now)s AT TIME ZONE u.time_zone) >= %(hour)s
+                 AND extract(hour FROM %(now)s AT TIME ZONE z.name) >= %(hour)s
                  AND NOT EXISTS (
                      SELECT 1 FROM notifications n
                      WHERE n.purpose = 'digest' AND n.user_id = u.id
-                       AND n.digest_day = (%(now)s AT TIME ZONE u.time_zone)::date)""",
+                       AND n.digest_day = (%(now)s AT TIME ZONE z.name)::date)""",
             {"now": now, "hour": hour},
         )
         doctors = await cur.fetchall()

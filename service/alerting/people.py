@@ -128,9 +128,14 @@ async def load_household(conn: AsyncConnection[Any], resident_id: int) -> Househ
            FROM users u
            WHERE u.role = 'doctor' AND u.disabled_at IS NULL
              AND (u.id = %(doctor)s
-                  OR (%(doctor)s::bigint IS NULL AND EXISTS (
-                      SELECT 1 FROM user_communities uc
-                      WHERE uc.user_id = u.id AND uc.community_id = %(community)s)))
+                  -- The community's doctors when the resident has none of their own, or
+                  -- theirs left (disabled, or no longer a doctor): someone must be told.
+                  OR (NOT EXISTS (SELECT 1 FROM users own
+                                  WHERE own.id = %(doctor)s AND own.role = 'doctor'
+                                    AND own.disabled_at IS NULL)
+                      AND EXISTS (SELECT 1 FROM user_communities uc
+                                  WHERE uc.user_id = u.id
+                                    AND uc.community_id = %(community)s)))
            ORDER BY u.id""",
         {"doctor": resident.doctor_id, "community": resident.community_id},
     )

@@ -2,7 +2,7 @@
 -- anything is sent, and moves forward only.
 
 -- Escalation policy overrides of a community (service.alerting.policy names), e.g.
--- {"urgent": {"steps": [...]}, "digest_hour": 8}.
+-- {"urgent": {"repeat_hours": 2}, "link": "https://linli.example.org/a"}.
 ALTER TABLE communities ADD COLUMN alerting_overrides jsonb NOT NULL DEFAULT '{}'
     CHECK (jsonb_typeof(alerting_overrides) = 'object');
 

@@ -14,7 +14,14 @@ from service.alerting.providers.console import ConsoleProvider
 from service.jobs import provider_for
 from tests.factories import auth, user_token
 from tests.homes import bp
-from tests.service.alerting_home import DAUGHTER, DOCTOR, SON, Household, urgent_pressure
+from tests.service.alerting_home import (
+    DAUGHTER,
+    DOCTOR,
+    SON,
+    Household,
+    low_sugar,
+    urgent_pressure,
+)
 
 
 def doctor_token(h: Household) -> str:
@@ -39,6 +46,32 @@ class TestAllClear:
         assert h.alert()[2] == "resolved"
         assert h.deliver(noticed + timedelta(minutes=20)) == 0
         assert h.texts_to(DOCTOR) == []  # the escalation was called off
+
+
+class TestDoctors:
+    def test_the_residents_own_doctor_is_told_instead_of_the_community(self, household):
+        h = household
+        own = h.db.execute(
+            """INSERT INTO users (username, display_name, role, phone)
+               VALUES ('dr.wang', '王医生', 'doctor', '+8613911113333') RETURNING id"""
+        ).fetchone()
+        assert own is not None
+        h.db.execute("UPDATE residents SET doctor_id = %s", (own[0],))
+        h.deliver(low_sugar(h))  # critical: the doctor at once
+        assert len(h.texts_to("+8613911113333")) == 1
+        assert h.texts_to(DOCTOR) == []
+
+    def test_a_disabled_own_doctor_leaves_it_to_the_communitys(self, household):
+        h = household
+        own = h.db.execute(
+            """INSERT INTO users (username, display_name, role, phone, disabled_at)
+               VALUES ('dr.wang', '王医生', 'doctor', '+8613911113333', now()) RETURNING id"""
+        ).fetchone()
+        assert own is not None
+        h.db.execute("UPDATE residents SET doctor_id = %s", (own[0],))
+        h.deliver(low_sugar(h))
+        assert h.texts_to("+8613911113333") == []
+        assert len(h.texts_to(DOCTOR)) == 1
 
 
 class TestLink:
