@@ -26,6 +26,8 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 QUEUE = "alerting"
+# Sending runs before any detection job waiting beside it (procrastinate: higher first).
+DELIVER_PRIORITY = 10
 
 
 class AlertingJobs:
@@ -45,9 +47,9 @@ class AlertingJobs:
         self.digest_hour = settings.digest_hour
         self.clock = clock or (lambda: datetime.now(UTC))
         retry = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
-        self._deliver = app.task(name="alerting.deliver", queue=QUEUE, retry=retry)(
-            self._deliver_now
-        )
+        self._deliver = app.task(
+            name="alerting.deliver", queue=QUEUE, retry=retry, priority=DELIVER_PRIORITY
+        )(self._deliver_now)
         tick = app.task(name="alerting.tick", queue=QUEUE)(self._tick)
         app.periodic(cron="* * * * *", periodic_id="alerting")(tick)
 

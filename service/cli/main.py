@@ -42,6 +42,7 @@ def serve() -> None:
     """Run the HTTP API (LINLI_HOST:LINLI_PORT) until Ctrl-C."""
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("twilio").setLevel(logging.WARNING)  # a dozen lines per request
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 

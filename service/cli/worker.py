@@ -28,6 +28,7 @@ def worker() -> None:
     """Run the background jobs (detection, alerting) until Ctrl-C; run as many as you like."""
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("twilio").setLevel(logging.WARNING)  # a dozen lines per request
     with conninfo(settings) as info:
         try:
             asyncio.run(_work(info, settings))

@@ -22,6 +22,9 @@ from service.detection.service import check_all_queued, check_resident, run_due
 
 log = logging.getLogger(__name__)
 QUEUE = "detection"
+# Jobs of higher priority run first: a fresh upload's check before the minute's sweep (and
+# sending an alert's messages, `service.alerting.jobs`, before either).
+CHECK_PRIORITY = 5
 
 
 class DetectionJobs:
@@ -42,9 +45,9 @@ class DetectionJobs:
         self.app = app
         self.found = found
         retry = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
-        self._check = self.app.task(name="detection.check_resident", queue=QUEUE, retry=retry)(
-            self._check_resident
-        )
+        self._check = self.app.task(
+            name="detection.check_resident", queue=QUEUE, retry=retry, priority=CHECK_PRIORITY
+        )(self._check_resident)
         tick = self.app.task(name="detection.tick", queue=QUEUE)(self._tick)
         self.app.periodic(cron="* * * * *", periodic_id="detection")(tick)
 

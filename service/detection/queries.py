@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -123,10 +123,15 @@ async def forget_queued(conn: AsyncConnection[Any], queue_ids: list[int]) -> Non
     await conn.execute("DELETE FROM readings_to_check WHERE id = ANY(%s)", (queue_ids,))
 
 
-async def residents_with_queued(conn: AsyncConnection[Any], limit: int) -> list[int]:
-    """Residents who have readings waiting (for a sweep that misses nobody)."""
+async def residents_with_queued(
+    conn: AsyncConnection[Any], limit: int, older_than: timedelta
+) -> list[int]:
+    """Residents with readings waiting longer than `older_than` (for a sweep that misses
+    nobody; fresher ones have a job of their own on the way)."""
     cur = await conn.execute(
-        "SELECT DISTINCT resident_id FROM readings_to_check ORDER BY 1 LIMIT %s", (limit,)
+        """SELECT DISTINCT resident_id FROM readings_to_check
+           WHERE queued_at < now() - %s ORDER BY 1 LIMIT %s""",
+        (older_than, limit),
     )
     return [row[0] for row in await cur.fetchall()]
 

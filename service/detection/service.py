@@ -8,7 +8,7 @@ leaves the readings queued for the next one. The clock (`now`) is passed in.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -62,10 +62,13 @@ async def run_due(pool: AsyncConnectionPool, now: datetime, limit: int = 1000) -
     return len(residents)
 
 
-async def check_all_queued(pool: AsyncConnectionPool, limit: int = 1000) -> int:
-    """Check every resident with queued readings (the sweep behind the per-resident jobs)."""
+async def check_all_queued(
+    pool: AsyncConnectionPool, limit: int = 1000, older_than: timedelta = timedelta(minutes=1)
+) -> int:
+    """Check every resident with readings queued longer than `older_than`: the sweep behind
+    the per-resident jobs, for readings whose job was lost."""
     async with pool.connection() as conn:
-        residents = await queries.residents_with_queued(conn, limit)
+        residents = await queries.residents_with_queued(conn, limit, older_than)
     for resident_id in residents:
         await check_resident(pool, resident_id)
     return len(residents)

@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from analytics.readings import Condition, Profile, Reading
 from analytics.replay import replay_resident
 from analytics.thresholds import DEFAULT_THRESHOLDS
-from service.detection.service import check_resident
+from service.detection.service import check_all_queued, check_resident
 from service.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import assign
@@ -128,6 +128,20 @@ class TestLiveAlerts:
         assign(settings.database_url, "GL-NEW", home.resident_id)
         run(settings.database_url, home.resident_id)
         assert alerts(db) == [("glucose.hypo.level2", "critical", "open")]
+
+
+def test_the_sweep_leaves_fresh_uploads_to_their_own_jobs(home, db, settings):
+    home.upload(glucose(start_of(0.1), 2.6))
+
+    async def sweep() -> int:
+        async with AsyncConnectionPool(settings.database_url, min_size=1) as pool:
+            return await check_all_queued(pool)
+
+    assert asyncio.run(sweep()) == 0  # its job is on the way: no second check
+    assert alerts(db) == []
+    db.execute("UPDATE readings_to_check SET queued_at = now() - interval '2 minutes'")
+    assert asyncio.run(sweep()) == 1  # the job was lost: the sweep checks it
+    assert alerts(db) == [("glucose.hypo.level2", "critical", "open")]
 
 
 def test_the_worker_checks_an_upload_without_being_asked(settings, db):
