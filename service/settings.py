@@ -102,6 +102,20 @@ class Settings(BaseSettings):
             raise ValueError(f"not a PostgreSQL connection string: {exc}") from None
         return value
 
+    @field_validator(
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "twilio_from",
+        "twilio_messaging_service_sid",
+        "twilio_base_url",
+        "public_url",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # An empty variable (a compose file passing an unset one through) means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def twilio_enabled(self) -> bool:
         """True when Twilio is configured: an account, its token and a sender."""

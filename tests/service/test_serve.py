@@ -127,6 +127,18 @@ class TestDoctor:
         assert report["messages"] == "twilio"
         assert "secret" not in result.stdout
 
+    def test_empty_twilio_settings_mean_unset(self, database_url, tmp_path):
+        # docker-compose.yml passes these through, empty when the operator set none.
+        blank = {f"LINLI_TWILIO_{name}": "" for name in ("ACCOUNT_SID", "AUTH_TOKEN", "FROM")}
+        settings = {
+            **embedded_settings(tmp_path),
+            "LINLI_DATABASE_URL": database_url,
+            "LINLI_PUBLIC_URL": "",
+            **blank,
+        }
+        report = json.loads(linli("doctor", "--json", settings=settings).stdout)
+        assert (report["messages"], report["public_url"]) == ("log", None)
+
     def test_pending_migrations_are_a_problem(self, empty_database_url, tmp_path):
         settings = {**embedded_settings(tmp_path), "LINLI_DATABASE_URL": empty_database_url}
         result = linli("doctor", "--json", settings=settings)
