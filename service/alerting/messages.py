@@ -1,6 +1,7 @@
 """The words of every message, in the recipient's language (gettext catalogs through Babel).
 
-The English text is the message id; `locale/zh_CN/LC_MESSAGES/linli.po` holds the Chinese.
+The English text is the message id; the Chinese is in the catalog the pages use too
+(`dashboards/locale`, loaded by `dashboards.i18n`).
 An SMS is kept to at most two segments: when the whole text is longer, the parts that matter
 least (a link, who else was told, then the advice) are shortened first. A link is added only
 when a community configures one: carriers in mainland China reject unregistered links.
@@ -8,21 +9,15 @@ when a community configures one: carriers in mainland China reject unregistered 
 
 from __future__ import annotations
 
-import functools
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
 
-LOCALE_DIR = Path(__file__).with_name("locale")
-LANGUAGES = ("zh-CN", "en")
+from dashboards.i18n import translations
+
 MAX_SEGMENTS = 2
 
 # The GSM 03.38 basic alphabet: texts made only of these go as 7-bit (160 a segment).
@@ -42,20 +37,6 @@ def sms_segments(text: str) -> int:
         units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
         single, part = 70, 67
     return 1 if units <= single else -(-units // part)
-
-
-@functools.cache
-def translations(language: str) -> NullTranslations:
-    """The catalog of `language` ("zh-CN" or "en"), compiled from its .po file once."""
-    po = LOCALE_DIR / language.replace("-", "_") / "LC_MESSAGES" / "linli.po"
-    if not po.exists():
-        return NullTranslations()
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=language.replace("-", "_"))
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from analytics.rules import RULES
+from dashboards.i18n import LANGUAGES
 from service.alerting import messages
 from service.alerting.messages import About, Reading, sms_segments
 
@@ -73,7 +74,7 @@ class TestAlertSms:
         assert "Please follow up." in text
         assert "rest 5 min" not in text
 
-    @pytest.mark.parametrize("language", messages.LANGUAGES)
+    @pytest.mark.parametrize("language", LANGUAGES)
     @pytest.mark.parametrize("rule", ALERTING_RULES)
     def test_every_rule_fits_in_two_segments_even_with_long_names(self, language, rule):
         long_name = "欧阳" + "娜" * 30
@@ -92,7 +93,7 @@ class TestAlertSms:
         assert not any(word in text for word in ("blood", "sugar", "Reply", "Please"))
 
     def test_no_link_is_ever_added(self):
-        for language in messages.LANGUAGES:
+        for language in LANGUAGES:
             for rule in ALERTING_RULES:
                 text = messages.alert_sms(language, "Asia/Shanghai", about(rule), ["x"])
                 assert "http" not in text
