@@ -17,6 +17,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
+from dashboards.pages import make_router, page_error
+from dashboards.web import PageError, SignInNeeded
 from service import health
 from service.admin import endpoints as admin_endpoints
 from service.alerting import endpoints as alerting_endpoints
@@ -29,6 +31,7 @@ from service.jobs import Jobs
 from service.migrate import migrate
 from service.readings import endpoints as readings_endpoints
 from service.settings import Settings
+from service.web.store import WebStore
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerting_endpoints.router)
     app.include_router(twilio_routes.router)
     app.include_router(admin_endpoints.router)
+    # The pages for doctors and families, reading through the service's own queries.
+    secure = (settings.public_url or "").startswith("https://")
+    app.include_router(make_router(WebStore(lambda: app.state.pool), secure_cookies=secure))
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(SignInNeeded, page_error)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,0 +1,1 @@
+"""The service side of the pages: sessions, and the data `dashboards` shows."""
