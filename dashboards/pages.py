@@ -211,7 +211,7 @@ def _family_routes(router: APIRouter, web: Web) -> None:
         _ = gettext_for(request, session)
         charts = {
             r.resident_id: _html(
-                figures.bp_figure(r.bp, target=(140, 90), zone=r.time_zone, gettext=_)
+                figures.bp_figure(r.bp, target=r.target, zone=r.time_zone, gettext=_)
             )
             for r in relatives
         }

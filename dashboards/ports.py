@@ -144,6 +144,7 @@ class FamilyView:
     resident_id: int
     name: str
     time_zone: str
+    target: tuple[float, float]
     last_bp: BpPoint | None
     last_glucose: GlucosePoint | None
     bp: list[BpPoint]

@@ -115,15 +115,16 @@ async def family_views(
     """The viewer's relatives, each looked at (and audited)."""
     cur = await conn.execute(
         sql.SQL(
-            """SELECT r.id, r.name, r.time_zone FROM residents r
-               JOIN user_residents ur ON ur.resident_id = r.id
+            """SELECT r.id, r.name, r.time_zone, r.birth_date, r.target_systolic,
+                      r.target_diastolic
+               FROM residents r JOIN user_residents ur ON ur.resident_id = r.id
                WHERE ur.user_id = %s ORDER BY r.name"""
         ),
         (viewer.id,),
     )
     relatives = []
     end = datetime.now(UTC)
-    for resident_id, name, zone in await cur.fetchall():
+    for resident_id, name, zone, birth, target_s, target_d in await cur.fetchall():
         await views.audit_view(conn, viewer, resident_id, client)
         bp = await views.bp_points(conn, resident_id, end - timedelta(days=30), end)
         glucose = await views.glucose_points(conn, resident_id, end - timedelta(days=30), end)
@@ -133,6 +134,7 @@ async def family_views(
                 resident_id,
                 name,
                 zone,
+                views.bp_target(_age(birth, end.date()), target_s, target_d),
                 next((p for p in reversed(bp) if p.quality is None), None),
                 next((g for g in reversed(glucose) if g.quality is None), None),
                 bp,
