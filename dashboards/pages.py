@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from dashboards import figures
 from dashboards.i18n import LANGUAGES
-from dashboards.ports import SignInRefused, Store
+from dashboards.ports import PanelQuery, PanelSort, SignInRefused, Store
 from dashboards.web import (
     LOGIN_CSRF_COOKIE,
     PLOTLY_JS,
@@ -160,6 +160,34 @@ def _doctor_routes(router: APIRouter, web: Web) -> None:
         }
         return render(
             request, "community.html", session, view=view, charts=charts, selected=community
+        )
+
+    @router.get("/panel")
+    async def panel(
+        request: Request,
+        community: Annotated[int | None, Query()] = None,
+        grid: Annotated[int | None, Query()] = None,
+        condition: Annotated[Literal["hypertension", "diabetes"] | None, Query()] = None,
+        status: Annotated[
+            Literal["uncontrolled", "alerts", "not_measuring"] | None, Query()
+        ] = None,
+        sort: Annotated[PanelSort, Query()] = "alerts",
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    ) -> HTMLResponse:
+        session = await web.session(request)
+        if session.viewer.role == "family":
+            raise PageError(404, "Not found.")
+        query = PanelQuery(community, grid, condition, status, sort, page)
+        view = await web.store.panel(session.viewer, query)
+        pages = max(1, -(-view.total // query.per_page))
+        return render(
+            request,
+            "panel.html",
+            session,
+            view=view,
+            pages=pages,
+            sparkline=figures.sparkline_points,
+            params=request.query_params,
         )
 
     @router.get("/audit")

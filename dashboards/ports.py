@@ -152,6 +152,55 @@ class FamilyView:
 
 
 @dataclass(frozen=True)
+class PanelRow:
+    """One resident in the doctor's panel."""
+
+    resident_id: int
+    name: str
+    community: str
+    grid: str | None
+    conditions: tuple[str, ...]
+    last_bp: tuple[float, float] | None
+    last_bp_at: datetime | None
+    last_glucose: float | None
+    last_glucose_at: datetime | None
+    bp_7d: tuple[float, float] | None
+    bp_30d: tuple[float, float] | None
+    controlled: bool | None  # None: too few readings to say
+    days_measured_30d: int
+    open_alerts: int
+    worst_severity: str | None
+    trend: tuple[float | None, ...] = ()  # daily mean systolic, the last 30 days
+
+
+PanelSort = Literal["name", "alerts", "last_reading", "systolic", "adherence"]
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    """What the panel shows: filters, order and page."""
+
+    community: int | None = None
+    grid: int | None = None
+    condition: Literal["hypertension", "diabetes"] | None = None
+    status: Literal["uncontrolled", "alerts", "not_measuring"] | None = None
+    sort: PanelSort = "alerts"
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True)
+class PanelView:
+    """A page of the panel."""
+
+    rows: list[PanelRow]
+    total: int
+    query: PanelQuery
+    communities: list[tuple[int, str]]
+    grids: list[tuple[int, str]]
+
+
+@dataclass(frozen=True)
 class AuditRow:
     """One entry of the audit trail."""
 
@@ -204,6 +253,10 @@ class Store(Protocol):
 
     async def family(self, viewer: Viewer, client: str | None) -> list[FamilyView]:
         """The viewer's relatives (each view audited)."""
+        ...
+
+    async def panel(self, viewer: Viewer, query: PanelQuery) -> PanelView:
+        """A page of the residents the viewer serves."""
         ...
 
     async def audit(self, viewer: Viewer, limit: int) -> list[AuditRow]:

@@ -13,7 +13,7 @@ from dashboards.figures.control_compare import control_compare_figure
 from dashboards.figures.control_trend import control_trend_figure
 from dashboards.figures.glucose import IN_RANGE, glucose_figure, share_in_range
 from dashboards.figures.rows import BpDay, BpPoint, ControlMonth, ControlPlace, GlucosePoint
-from dashboards.figures.sparkline import SPARKLINE_CONFIG, sparkline_figure
+from dashboards.figures.sparkline import SPARKLINE_CONFIG, sparkline_figure, sparkline_points
 
 __all__ = [
     "IN_RANGE",
@@ -33,4 +33,5 @@ __all__ = [
     "glucose_figure",
     "share_in_range",
     "sparkline_figure",
+    "sparkline_points",
 ]

@@ -64,3 +64,25 @@ def _marker_sizes(values: Sequence[float | None], last: int) -> list[int]:
         )
         sizes.append(4 if i == last else 2 if value is not None and alone else 0)
     return sizes
+
+
+def sparkline_points(
+    values: Sequence[float | None], width: int = 120, height: int = 28
+) -> list[str]:
+    """SVG polyline point lists ("x,y x,y ...") of a small trend, one per unbroken run:
+    light enough for a table of fifty residents, where a plotly figure each would not be."""
+    known = [v for v in values if v is not None]
+    if not known or len(values) < 2:
+        return []
+    low, high = min(known), max(known)
+    span = (high - low) or 1.0
+    step = width / (len(values) - 1)
+    runs: list[list[str]] = [[]]
+    for index, value in enumerate(values):
+        if value is None:
+            if runs[-1]:
+                runs.append([])
+            continue
+        y = height - 2 - (value - low) / span * (height - 4)
+        runs[-1].append(f"{index * step:.1f},{y:.1f}")
+    return [" ".join(run) for run in runs if run]

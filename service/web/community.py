@@ -76,7 +76,7 @@ async def community_view(
 ) -> CommunityView | None:
     """Control rates and activity of a community the viewer serves, or of all of theirs."""
     base = viewer_parameters(as_user(viewer))
-    communities = await _communities(conn, viewer)
+    communities = await communities_of(conn, viewer)
     if community_id is not None and community_id not in dict(communities):
         return None
     now = datetime.now(UTC)
@@ -107,7 +107,7 @@ async def community_view(
     )
 
 
-async def _communities(conn: AsyncConnection[Any], viewer: Viewer) -> list[tuple[int, str]]:
+async def communities_of(conn: AsyncConnection[Any], viewer: Viewer) -> list[tuple[int, str]]:
     if viewer.role == "admin":
         cur = await conn.execute("SELECT id, name FROM communities ORDER BY name")
     else:

@@ -12,12 +12,14 @@ from dashboards.ports import (
     AuditRow,
     CommunityView,
     FamilyView,
+    PanelQuery,
+    PanelView,
     ResidentView,
     Session,
     Today,
     Viewer,
 )
-from service.web import community, resident, sessions, views
+from service.web import community, panel, resident, sessions, views
 
 
 class WebStore:
@@ -84,6 +86,11 @@ class WebStore:
         """The viewer's relatives, audited."""
         async with self.pool.connection() as conn, conn.transaction():
             return await resident.family_views(conn, viewer, client)
+
+    async def panel(self, viewer: Viewer, query: PanelQuery) -> PanelView:
+        """A page of the viewer's residents."""
+        async with self.pool.connection() as conn:
+            return await panel.panel(conn, viewer, query)
 
     async def audit(self, viewer: Viewer, limit: int) -> list[AuditRow]:
         """The newest audit entries, for admins."""

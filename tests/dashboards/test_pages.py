@@ -135,6 +135,24 @@ class TestDoctor:
             assert "血压控制率" in page.text
             assert 'id="managed">2<' in page.text
 
+    def test_the_panel_lists_residents_with_their_figures_filtered_and_sorted(self, site):
+        with browser(site) as client:
+            sign_in(client, "dr.li")
+            page = client.get("/panel").text
+            rows = re.findall(r'<a href="/residents/\d+">([^<]+)</a>', page)
+            assert rows == ["王秀英", "李桂兰"]  # the urgent alert first
+            assert "186/86" in page  # the mother's latest reading
+            assert "<polyline" in page  # a month's trend
+            by_name = client.get("/panel?sort=name").text
+            assert re.findall(r'<a href="/residents/\d+">([^<]+)</a>', by_name) == [
+                "李桂兰",
+                "王秀英",
+            ]
+            urgent_only = client.get("/panel?status=alerts&condition=diabetes").text
+            assert "(2)" in urgent_only  # both have diabetes and an open alert
+            nobody = client.get("/panel?status=not_measuring").text
+            assert "没有符合条件的居民" in nobody
+
     def test_unknown_ids_are_404(self, site):
         with browser(site) as client:
             sign_in(client, "dr.li")
