@@ -45,6 +45,7 @@ def make_router(store: Store, *, secure_cookies: bool = False) -> APIRouter:
     _sign_in_routes(router, web)
     _doctor_routes(router, web)
     _resident_routes(router, web)
+    _note_route(router, web)
     _family_routes(router, web)
     return router
 
@@ -229,6 +230,23 @@ def _resident_routes(router: APIRouter, web: Web) -> None:
             ranges=RANGES,
             in_range=in_range,
         )
+
+
+def _note_route(router: APIRouter, web: Web) -> None:
+    @router.post("/residents/{resident_id}/notes")
+    async def add_note(
+        request: Request,
+        resident_id: int,
+        text: Annotated[str, Form(min_length=1, max_length=2000)],
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        session = await web.session(request)
+        check_csrf(session.csrf_token, csrf)
+        if not text.strip() or not await web.store.add_note(
+            session.viewer, resident_id, text.strip()
+        ):
+            raise PageError(404, "Not found.")
+        return RedirectResponse(f"/residents/{resident_id}#notes", status_code=303)
 
 
 def _family_routes(router: APIRouter, web: Web) -> None:

@@ -241,6 +241,10 @@ class Store(Protocol):
         """Acknowledge or resolve an alert the viewer may see; False if it was not open."""
         ...
 
+    async def add_note(self, viewer: Viewer, resident_id: int, text: str) -> bool:
+        """A doctor's note on a resident they serve; False if they may not."""
+        ...
+
     async def resident(
         self, viewer: Viewer, resident_id: int, days: int, client: str | None
     ) -> ResidentView | None:

@@ -70,6 +70,11 @@ class WebStore:
         async with self.pool.connection() as conn, conn.transaction():
             return await views.act_on_alert(conn, viewer, alert_id, action, note)
 
+    async def add_note(self, viewer: Viewer, resident_id: int, text: str) -> bool:
+        """A doctor's note on a resident they serve."""
+        async with self.pool.connection() as conn, conn.transaction():
+            return await views.add_note(conn, viewer, resident_id, text)
+
     async def resident(
         self, viewer: Viewer, resident_id: int, days: int, client: str | None
     ) -> ResidentView | None:

@@ -98,6 +98,17 @@ async def act_on_alert(
     return done
 
 
+async def add_note(conn: AsyncConnection[Any], viewer: Viewer, resident_id: int, text: str) -> bool:
+    """A note by a doctor or admin on a resident they may see."""
+    if viewer.role == "family" or not await can_see_resident(conn, as_user(viewer), resident_id):
+        return False
+    await conn.execute(
+        "INSERT INTO notes (resident_id, user_id, text) VALUES (%s, %s, %s)",
+        (resident_id, viewer.id, text),
+    )
+    return True
+
+
 async def resolve(conn: AsyncConnection[Any], alert_id: int, at: datetime) -> bool:
     """A doctor closes an alert: nothing more is sent about it."""
     cur = await conn.execute(

@@ -121,6 +121,16 @@ class TestDoctor:
         audit = db.execute("SELECT action, resident_id FROM audit_log").fetchall()
         assert audit == [("view resident", clinic.mother)]
 
+    def test_a_doctor_writes_a_note_on_a_resident(self, site, db, clinic):
+        with browser(site) as client:
+            page = sign_in(client, "dr.li")
+            answer = client.post(
+                f"/residents/{clinic.mother}/notes",
+                data={"csrf": form_token(page.text), "text": "建议下周复查肾功能"},
+            )
+            assert "建议下周复查肾功能" in answer.text
+        assert db.execute("SELECT text FROM notes").fetchall() == [("建议下周复查肾功能",)]
+
     def test_a_year_is_shown_as_daily_summaries(self, site, clinic):
         with browser(site) as client:
             sign_in(client, "dr.li")
