@@ -8,8 +8,10 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import plotly
 from fastapi import Request
@@ -73,6 +75,17 @@ class Web:
         )
 
 
+LOCAL_ZONE = "Asia/Shanghai"  # the pages show the community's clock
+
+
+def when(at: datetime | None, seconds: bool = False) -> str:
+    """A time as the community's clock shows it."""
+    if at is None:
+        return ""
+    local = at.astimezone(ZoneInfo(LOCAL_ZONE)) if at.tzinfo else at
+    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
 def render(
     request: Request, template: str, session: Session | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -86,6 +99,7 @@ def render(
         viewer=session.viewer if session else None,
         csrf=session.csrf_token if session else "",
         words=words,
+        when=when,
         path=request.url.path,
         query=request.url.query,
         **context,

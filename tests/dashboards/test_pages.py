@@ -5,6 +5,7 @@ token, other people's residents and wrong passwords change nothing."""
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 from collections.abc import Iterator
 
 import httpx
@@ -78,9 +79,13 @@ class TestSignIn:
 
 
 class TestDoctor:
-    def test_today_lists_open_alerts_and_residents_to_follow_up(self, site):
+    def test_today_lists_open_alerts_and_residents_to_follow_up(self, site, db, clinic):
+        opened = db.execute("SELECT opened_at FROM alerts WHERE id = %s", (clinic.alert_id,))
+        (at,) = opened.fetchone() or ()
+        local = at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
         with browser(site) as client:
             page = sign_in(client, "dr.li").text
+            assert local in page  # the community's clock, not UTC
             assert "王秀英" in page
             assert "血压超过紧急转诊线" in page
             assert "血压连续两个周期未达标" in page  # the neighbour, to follow up
