@@ -271,4 +271,5 @@ async def page_error(request: Request, error: Exception) -> Response:
             return RedirectResponse("/login", status_code=303)
         raise HTTPException(403, "Sign in first.")
     assert isinstance(error, PageError)
-    return render(request, "error.html", None, status=error.status, message=error.message)
+    session = getattr(request.state, "session", None)
+    return render(request, "error.html", session, status=error.status, message=error.message)

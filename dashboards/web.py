@@ -61,6 +61,7 @@ class Web:
         session = await self.store.session(token) if token else None
         if session is None:
             raise SignInNeeded
+        request.state.session = session  # an error page keeps the viewer's header
         return session
 
     def set_session_cookie(self, response: RedirectResponse, token: str) -> None:

@@ -30,6 +30,7 @@ def alerts_per_week_figure(
             xperiod=WEEK_MS,
             xperiod0=weeks[0][0].isoformat(),
             xperiodalignment="middle",
+            width=WEEK_MS * 0.85,  # one week's bar even when there is only one week
             customdata=[
                 f"{week_of.format(day=day.isoformat())}<br>{count.format(count=alerts)}"
                 for day, alerts in weeks
@@ -42,5 +43,5 @@ def alerts_per_week_figure(
     figure.update_yaxes(
         rangemode="tozero", dtick=1 if most <= 10 else None, title_text=gettext("Alerts")
     )
-    figure.update_xaxes(title_text=gettext("Week"))
+    figure.update_xaxes(title_text=gettext("Week"), tickformat="%Y-%m-%d")
     return figure

@@ -51,6 +51,8 @@ def bp_figure(
     _add_flagged(figure, flagged, zone, gettext)
     low, high = y_range([v for r in readings for v in (r.systolic, r.diastolic)], target)
     figure.update_layout(shapes=target_shapes(target, high, gettext))
+    # Numbers, not month names: the plotly.js we serve knows only English ones.
+    figure.update_xaxes(tickformat="%m-%d %H:%M")
     figure.update_layout(yaxis={"title": {"text": gettext("mmHg")}, "range": [low, high]})
     return figure
 

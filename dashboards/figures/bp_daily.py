@@ -53,6 +53,8 @@ def bp_daily_figure(
     values = [v for d in days for v in (d.systolic_min, d.systolic_max, d.diastolic_mean)]
     low, high = y_range(values, target)
     figure.update_layout(shapes=target_shapes(target, high, gettext))
+    # Numbers, not month names: the plotly.js we serve knows only English ones.
+    figure.update_xaxes(tickformat="%Y-%m-%d")
     figure.update_layout(yaxis={"title": {"text": gettext("mmHg")}, "range": [low, high]})
     return figure
 

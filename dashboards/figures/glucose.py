@@ -74,6 +74,8 @@ def glucose_figure(
     _add_flagged(figure, [r for r in readings if r.quality is not None], zone, gettext)
     top = max(AXIS_TOP, max(r.mmol_l for r in readings) + 1)
     figure.update_layout(shapes=_bands(thresholds, in_range, top, gettext))
+    # Numbers, not month names: the plotly.js we serve knows only English ones.
+    figure.update_xaxes(tickformat="%m-%d %H:%M")
     figure.update_layout(yaxis={"title": {"text": gettext("mmol/L")}, "range": [0, top]})
     share = share_in_range(readings, *in_range)
     if share is not None:

@@ -5,8 +5,8 @@ token, other people's residents and wrong passwords change nothing."""
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
