@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import plotly.graph_objects as go
 
@@ -43,5 +43,12 @@ def alerts_per_week_figure(
     figure.update_yaxes(
         rangemode="tozero", dtick=1 if most <= 10 else None, title_text=gettext("Alerts")
     )
-    figure.update_xaxes(title_text=gettext("Week"), tickformat="%Y-%m-%d")
+    # At least twelve weeks wide, so that one week's bar looks like a week.
+    last = weeks[-1][0]
+    first = min(weeks[0][0], last - timedelta(weeks=11))
+    figure.update_xaxes(
+        title_text=gettext("Week"),
+        tickformat="%Y-%m-%d",
+        range=[first - timedelta(days=4), last + timedelta(days=4)],
+    )
     return figure
