@@ -411,3 +411,10 @@ def test_a_year_of_readings_is_a_handful_of_traces() -> None:
     assert took < 2.0
     huge = [BpPoint(start + timedelta(minutes=i), 130, 80) for i in range(5_001)]
     assert isinstance(bp_figure(huge, target=(140, 90), zone=SHANGHAI).data[0], go.Scattergl)
+
+
+def test_one_week_of_alerts_is_shown_as_a_week_among_twelve() -> None:
+    figure = alerts_per_week_figure([(date(2026, 11, 23), 2)])
+    low, high = (datetime.fromisoformat(str(x)) for x in figure.layout.xaxis.range)
+    assert (high - low).days >= 11 * 7
+    assert figure.data[0].width == 7 * 24 * 3600 * 1000 * 0.85
