@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from dashboards.pages import make_router, page_error
@@ -97,7 +97,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not request.url.path.startswith(("/v1/", "/health")):
+            # A page asked for with a tampered address or form: the page's 404, no details.
+            return await page_error(request, PageError(404, "Not found."))
         # FastAPI's own answer, except that a NaN in the input is no longer a 500.
         errors = _json_safe(jsonable_encoder(exc.errors()))
         return JSONResponse({"detail": errors}, status_code=422)

@@ -168,10 +168,13 @@ class TestDoctor:
             nobody = client.get("/panel?status=not_measuring").text
             assert "没有符合条件的居民" in nobody
 
-    def test_unknown_ids_are_404(self, site):
+    def test_unknown_ids_and_tampered_addresses_are_404(self, site):
         with browser(site) as client:
             sign_in(client, "dr.li")
             assert client.get("/residents/999999").status_code == 404
+            assert client.get("/residents/abc").status_code == 404
+            assert client.get("/panel?status=everything&page=0").status_code == 404
+            assert client.post("/alerts/1/explode", data={"csrf": "x"}).status_code == 404
             assert client.get("/community?community=999999").status_code == 404
 
     def test_switching_language_is_remembered(self, site):
