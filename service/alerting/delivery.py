@@ -45,7 +45,9 @@ class Delivery:
     def outgoing(self, n: Notification) -> Outgoing:
         """The provider's view of a notification."""
         base = None if self.public_url is None else self.public_url.rstrip("/")
-        status_url = None if base is None else f"{base}/v1/twilio/status"
+        # The report names the notification too: it may come before the provider's id for
+        # the message is recorded here.
+        status_url = None if base is None else f"{base}/v1/twilio/status?notification={n.id}"
         keypress = None
         if base is not None and n.channel == "voice":
             keypress = f"{base}/v1/twilio/voice?notification={n.id}"
@@ -105,8 +107,8 @@ async def _send(
             await _failed(conn, n, failure, now, horizon)
         return 0
     async with pool.connection() as conn, conn.transaction():
-        await outbox.record(
-            conn, n.id, accepted.status, provider=provider.name, provider_id=accepted.provider_id
+        await outbox.record_accepted(
+            conn, n.id, accepted.status, provider.name, accepted.provider_id
         )
         await _mark_alert(conn, n, now)
     return 1
@@ -230,12 +232,8 @@ async def reconcile_stale(pool: AsyncConnectionPool, delivery: Delivery, now: da
             continue
         async with pool.connection() as conn, conn.transaction():
             if found is not None:
-                await outbox.record(
-                    conn,
-                    stale.id,
-                    found.status,
-                    provider=delivery.provider.name,
-                    provider_id=found.provider_id,
+                await outbox.record_accepted(
+                    conn, stale.id, found.status, delivery.provider.name, found.provider_id
                 )
                 await _mark_alert(conn, stale, now)
             else:

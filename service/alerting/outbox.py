@@ -228,6 +228,42 @@ async def record(
     )
 
 
+_RANK_SQL = "CASE {} " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in RANK.items()) + " END"
+
+
+async def record_accepted(
+    conn: AsyncConnection[Any], notification_id: int, status: str, provider: str, provider_id: str
+) -> None:
+    """The provider took the message: its id, and its status unless a delivery report that
+    came first already moved it further."""
+    await conn.execute(
+        f"""UPDATE notifications
+            SET provider = %(provider)s, provider_id = %(provider_id)s, updated_at = now(),
+                status = CASE WHEN {_RANK_SQL.format("%(status)s")} > {_RANK_SQL.format("status")}
+                              THEN %(status)s ELSE status END
+            WHERE id = %(id)s""",  # noqa: S608 (constant ranks)
+        {"provider": provider, "provider_id": provider_id, "status": status, "id": notification_id},
+    )
+
+
+async def claim_report(
+    conn: AsyncConnection[Any], provider: str, provider_id: str, notification_id: int | None
+) -> Notification | None:
+    """The notification a delivery report is about, locked: by the provider's id, or by our
+    own id when the report came before the provider's id was recorded."""
+    found = await by_provider_id(conn, provider, provider_id)
+    if found is not None or notification_id is None:
+        return found
+    found = await _one(
+        conn,
+        """UPDATE notifications SET provider = %(provider)s, provider_id = %(provider_id)s
+           WHERE id = %(id)s AND provider_id IS NULL AND status IN ('sending', 'pending')
+           RETURNING {columns}""",
+        {"provider": provider, "provider_id": provider_id, "id": notification_id},
+    )
+    return found
+
+
 async def move_forward(conn: AsyncConnection[Any], notification: Notification, status: str) -> bool:
     """Record a later status from the provider; False when it would move backwards."""
     if RANK[status] <= RANK[notification.status]:

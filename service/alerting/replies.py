@@ -33,11 +33,16 @@ def _word(body: str) -> str:
 
 
 async def delivery_report(
-    conn: AsyncConnection[Any], provider: str, provider_id: str, status: str, now: datetime
+    conn: AsyncConnection[Any],
+    provider: str,
+    provider_id: str,
+    status: str,
+    now: datetime,
+    notification_id: int | None = None,
 ) -> bool:
     """Record what the provider says became of a message (forward only); a message to the
     family that failed moves the alert on to the next person. False for an unknown id."""
-    notification = await outbox.by_provider_id(conn, provider, provider_id)
+    notification = await outbox.claim_report(conn, provider, provider_id, notification_id)
     if notification is None:
         log.warning("delivery report for unknown %s message %s ignored", provider, provider_id)
         return False

@@ -49,13 +49,19 @@ TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
 
 
 @router.post("/v1/twilio/status", status_code=204)
-async def twilio_status(form: TwilioForm, pool: PoolDep) -> Response:
+async def twilio_status(
+    form: TwilioForm,
+    pool: PoolDep,
+    notification: Annotated[int | None, Query(description="Our id for the message.")] = None,
+) -> Response:
     """A message's or call's delivery report; unknown ids are logged and ignored."""
     sid = form.get("MessageSid") or form.get("CallSid") or ""
     status = notification_status(form.get("MessageStatus") or form.get("CallStatus"))
     if sid and status is not None:
         async with pool.connection() as conn, conn.transaction():
-            await replies.delivery_report(conn, "twilio", sid, status, datetime.now(UTC))
+            await replies.delivery_report(
+                conn, "twilio", sid, status, datetime.now(UTC), notification
+            )
     return Response(status_code=204)
 
 

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from psycopg_pool import AsyncConnectionPool
 
 from service.alerting import outbox
@@ -161,6 +162,35 @@ class TestWorkers:
         h.reconcile(noticed + timedelta(seconds=4))
         assert h.deliver(noticed + timedelta(seconds=4)) == 1
         assert len(h.texts_to(DAUGHTER)) == 1
+
+
+class TestEarlyReports:
+    def test_a_report_before_the_send_is_recorded_is_kept_and_acted_on(self, household):
+        h = household
+        noticed = urgent_pressure(h)
+
+        async def claim(pool: AsyncConnectionPool) -> Any:
+            async with pool.connection() as conn:
+                return await outbox.claim_due(conn, noticed)
+
+        claimed = h.run(claim)  # being sent; Twilio's answer not recorded yet
+        url = f"{h.url}/v1/twilio/status?notification={claimed.id}"
+        report = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "undelivered"}
+        answer = httpx.post(
+            url, data=report, headers={"X-Twilio-Signature": h.twilio.sign(url, report)}
+        )
+        assert answer.status_code == 204
+
+        async def accepted(pool: AsyncConnectionPool) -> None:
+            async with pool.connection() as conn:
+                await outbox.record_accepted(conn, claimed.id, "queued", "twilio", "SM" + "1" * 32)
+
+        h.run(accepted)  # the worker records Twilio's answer after the report
+        rows = h.db.execute(
+            "SELECT address, channel, status, provider_id FROM notifications ORDER BY id"
+        ).fetchall()
+        assert rows[0] == (DAUGHTER, "sms", "undelivered", "SM" + "1" * 32)
+        assert (DAUGHTER, "voice", "pending", None) in rows  # it moved on at once
 
 
 class TestDigest:

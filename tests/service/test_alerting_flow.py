@@ -113,10 +113,10 @@ class TestDeliveryReports:
         noticed = urgent_pressure(h)
         h.deliver(noticed)
         h.twilio.wait_for_callbacks(2)
-        h.deliver(noticed + timedelta(seconds=1))
+        h.deliver(noticed + timedelta(minutes=1))  # the report moved it on at the real time
         h.twilio.wait_for_calls(1)
         h.twilio.wait_for_callbacks(3)  # the call: no answer
-        h.deliver(noticed + timedelta(seconds=2))
+        h.deliver(noticed + timedelta(minutes=2))
         assert len(h.texts_to(SON)) == 1
         assert h.outbox() == [
             (DAUGHTER, "sms", "alert", "undelivered"),
