@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,13 +113,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def api_server(conninfo: str) -> Iterator[str]:
-    """Run the Linli API with uvicorn in its own process on `conninfo`; yield its base URL."""
+def api_server(conninfo: str, extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Run the Linli API with uvicorn in its own process on `conninfo` (more LINLI_ settings in
+    `extra_env`); yield its base URL."""
     port = _free_port()
     env = {
         **os.environ,
         "LINLI_DATABASE_URL": conninfo,
         "LINLI_MIGRATE_ON_START": "false",
+        **(extra_env or {}),
     }
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app",

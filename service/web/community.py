@@ -67,7 +67,7 @@ async def _rates(
     statement = sql.SQL(_RATES).format(
         visible=VISIBLE_RESIDENT, bp_group=sql.SQL(bp_group), glucose_group=sql.SQL(glucose_group)
     )
-    cur = await conn.execute(statement, params)
+    cur = await conn.execute(statement, params, prepare=False)  # see service/web/panel.py
     return [(g, int(bm), int(bc), int(gm), int(gc)) for g, bm, bc, gm, gc in await cur.fetchall()]
 
 
@@ -133,7 +133,7 @@ async def _activity(conn: AsyncConnection[Any], params: dict[str, Any]) -> tuple
            FROM residents r
            WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)"""
     ).format(visible=VISIBLE_RESIDENT)
-    cur = await conn.execute(query, params)
+    cur = await conn.execute(query, params, prepare=False)
     row = await cur.fetchone()
     assert row is not None
     managed, measuring = int(row[0]), int(row[1])
@@ -150,5 +150,5 @@ async def _alerts_per_week(
              AND a.opened_at > %(now)s - interval '12 weeks'
            GROUP BY 1 ORDER BY 1"""
     ).format(visible=VISIBLE_RESIDENT)
-    cur = await conn.execute(query, params)
+    cur = await conn.execute(query, params, prepare=False)
     return [(week, int(n)) for week, n in await cur.fetchall()]

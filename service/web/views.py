@@ -46,7 +46,7 @@ async def today(conn: AsyncConnection[Any], viewer: Viewer) -> Today:
         "SELECT {row} {joins} WHERE a.state <> 'resolved' AND {visible} ORDER BY {order} LIMIT 500"
     ).format(row=_ALERT_ROW, joins=_ALERT_JOINS, visible=VISIBLE_RESIDENT, order=_SEVERITY_ORDER)
     async with conn.cursor(row_factory=class_row(AlertRow)) as cur:
-        await cur.execute(query, params)
+        await cur.execute(query, params, prepare=False)  # see service/web/panel.py
         alerts = await cur.fetchall()
     follow = sql.SQL(
         """SELECT r.id, r.name,
@@ -60,7 +60,7 @@ async def today(conn: AsyncConnection[Any], viewer: Viewer) -> Today:
            WHERE {visible}
            GROUP BY r.id, r.name"""
     ).format(visible=VISIBLE_RESIDENT)
-    cur2 = await conn.execute(follow, params | {"rules": list(FOLLOW_UP_RULES)})
+    cur2 = await conn.execute(follow, params | {"rules": list(FOLLOW_UP_RULES)}, prepare=False)
     follow_up = []
     for resident_id, name, reasons, quality in await cur2.fetchall():
         ranked = tuple(sorted(reasons or (), key=FOLLOW_UP_RULES.index))
