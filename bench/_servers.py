@@ -21,6 +21,7 @@ from psycopg.conninfo import make_conninfo
 
 from service.embedded import embedded_server
 from service.errors import DatabaseUnavailable
+from service.migrate import migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _READY_SECONDS = 60.0
@@ -135,3 +136,14 @@ def api_server(conninfo: str, extra_env: Mapping[str, str] | None = None) -> Ite
         yield url
     finally:
         _stop(process)
+
+
+async def migrated_scratch(conninfo: str) -> str:
+    """Migrate the scratch database; return the server's version."""
+    try:
+        await migrate(conninfo)
+        async with await psycopg.AsyncConnection.connect(conninfo) as conn:
+            row = await (await conn.execute("SHOW server_version")).fetchone()
+    except psycopg.Error as exc:
+        raise BenchError(f"could not migrate the scratch database: {exc}") from exc
+    return str(row[0]) if row else "unknown"

@@ -46,8 +46,8 @@ from bench._servers import (
     _stop,
     _wait_until_ready,
     bench_databases,
+    migrated_scratch,
 )
-from service.migrate import migrate
 from tests.fake_twilio import FakeTwilio
 
 TARGET_P99_MS = 1000.0
@@ -244,17 +244,6 @@ def print_figures(console: Console, f: Figures) -> None:
 # -- the run ---------------------------------------------------------------------------------
 
 
-async def prepare(conninfo: str) -> str:
-    """Migrate the scratch database; return the server's version."""
-    try:
-        await migrate(conninfo)
-        async with await psycopg.AsyncConnection.connect(conninfo) as conn:
-            row = await (await conn.execute("SHOW server_version")).fetchone()
-    except psycopg.Error as exc:
-        raise BenchError(f"could not migrate the scratch database: {exc}") from exc
-    return str(row[0]) if row else "unknown"
-
-
 def logs_dir(stack: ExitStack, keep: Path | None) -> Path:
     """Where the processes log: --logs, or a temporary directory."""
     if keep is None:
@@ -269,7 +258,7 @@ def run(args: argparse.Namespace) -> Figures:
     pace = Pace(args.load_rate, args.pause, args.wait, args.seed)
     with ExitStack() as stack:
         databases = stack.enter_context(bench_databases(os.environ.get("LINLI_DATABASE_URL")))
-        version = asyncio.run(prepare(databases.api))
+        version = asyncio.run(migrated_scratch(databases.api))
         homes = create_homes(databases.api, args.residents, args.load_homes)
         logs = logs_dir(stack, args.logs)
         fake = stack.enter_context(FakeTwilio())

@@ -40,8 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._dashboard_data import DOCTOR, PASSWORD, Loaded, load
-from bench._servers import BenchError, api_server, bench_databases
-from service.migrate import migrate
+from bench._servers import BenchError, api_server, bench_databases, migrated_scratch
 
 REPEATED = "panel, one view again and again"
 TARGETS_MS = {"panel": 300.0, "resident, 7 days": 150.0, REPEATED: 300.0}
@@ -274,17 +273,6 @@ def measure_pages(url: str, args: argparse.Namespace, loaded: Loaded) -> dict[st
 # -- the run ---------------------------------------------------------------------------------
 
 
-async def prepare(conninfo: str) -> str:
-    """Migrate the scratch database; return the server's version."""
-    try:
-        await migrate(conninfo)
-        async with await psycopg.AsyncConnection.connect(conninfo) as conn:
-            row = await (await conn.execute("SHOW server_version")).fetchone()
-    except psycopg.Error as exc:
-        raise BenchError(f"could not migrate the scratch database: {exc}") from exc
-    return str(row[0]) if row else "unknown"
-
-
 def end_leftover_queries(conninfo: str) -> None:
     """End what the stopped API left running (a query past a request's timeout goes on)."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -323,7 +311,7 @@ def explain_panel(console: Console, conninfo: str) -> None:
 def run(args: argparse.Namespace, console: Console) -> Figures:
     """Set everything up, measure, tear everything down."""
     with bench_databases(os.environ.get("LINLI_DATABASE_URL")) as databases:
-        version = asyncio.run(prepare(databases.api))
+        version = asyncio.run(migrated_scratch(databases.api))
         console.print(f"loading {args.residents:,} residents x {args.days} days of readings ...")
         loaded = load(databases.api, args.residents, args.days, args.seed)
         with api_server(databases.api, {"LINLI_RUN_WORKER": "false"}) as url:
