@@ -91,8 +91,7 @@ def render(
     request: Request, template: str, session: Session | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     """A page in the viewer's language (their own, else the browser's)."""
-    preferred = session.viewer.language if session else None
-    language = choose_language(preferred, request.headers.get("accept-language"))
+    language = language_of(request, session)
     html = _templates.get_template(template).render(
         _=translations(language).gettext,
         language=language,
@@ -119,10 +118,15 @@ def new_login_csrf() -> str:
     return secrets.token_urlsafe(24)
 
 
+def language_of(request: Request, session: Session | None) -> str:
+    """The page's language: the viewer's own, else the browser's."""
+    preferred = session.viewer.language if session else None
+    return choose_language(preferred, request.headers.get("accept-language"))
+
+
 def gettext_for(request: Request, session: Session | None) -> Callable[[str], str]:
     """The gettext of the page's language (for figures)."""
-    preferred = session.viewer.language if session else None
-    return translations(choose_language(preferred, request.headers.get("accept-language"))).gettext
+    return translations(language_of(request, session)).gettext
 
 
 def client_of(request: Request) -> str | None:

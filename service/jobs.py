@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import procrastinate
@@ -42,9 +42,7 @@ class Jobs:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector())
-        # An unfinished send is looked up once three of its timeouts have passed.
-        lease = timedelta(seconds=3 * settings.send_timeout_seconds)
-        delivery = Delivery(provider or provider_for(settings), settings.public_url, lease)
+        delivery = Delivery.configured(settings, provider or provider_for(settings))
         self.alerting = AlertingJobs(self.app, pool, delivery, settings, clock)
         self.detection = DetectionJobs(self.app, pool, clock, found=self.alerting.wake)
         self.pool = pool

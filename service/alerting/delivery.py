@@ -27,6 +27,7 @@ from service.alerting.outbox import Notification
 from service.alerting.people import Household, load_household
 from service.alerting.plan import Planned, next_person
 from service.alerting.providers.base import Outgoing, Provider, SendFailed
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,13 @@ class Delivery:
     provider: Provider
     public_url: str | None = None
     lease: timedelta = timedelta(seconds=60)
+
+    @classmethod
+    def configured(cls, settings: Settings, provider: Provider) -> Delivery:
+        """Sending through `provider` as the settings say: an unfinished send is looked up
+        once three of its timeouts have passed."""
+        lease = timedelta(seconds=3 * settings.send_timeout_seconds)
+        return cls(provider, settings.public_url, lease)
 
     def outgoing(self, n: Notification) -> Outgoing:
         """The provider's view of a notification."""

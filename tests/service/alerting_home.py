@@ -60,8 +60,7 @@ class Household:
         return asyncio.run(main())
 
     def delivery(self) -> Delivery:
-        lease = timedelta(seconds=3 * self.settings.send_timeout_seconds)
-        return Delivery(TwilioProvider(self.settings), self.settings.public_url, lease)
+        return Delivery.configured(self.settings, TwilioProvider(self.settings))
 
     def check(self, now: datetime) -> None:
         """Detection checks the resident's uploads as of `now`."""
