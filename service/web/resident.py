@@ -10,6 +10,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
+from analytics.readings import Profile
 from dashboards.figures import choose_resolution
 from dashboards.ports import Contact, Device, FamilyView, ResidentView, Viewer
 from service.access import can_see_resident
@@ -41,10 +42,6 @@ async def _resident(conn: AsyncConnection[Any], resident_id: int) -> _Resident |
         return await cur.fetchone()
 
 
-def _age(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 async def resident_view(
     conn: AsyncConnection[Any], viewer: Viewer, resident_id: int, days: int, client: str | None
 ) -> ResidentView | None:
@@ -57,7 +54,7 @@ async def resident_view(
     await views.audit_view(conn, viewer, resident_id, client)
     end = datetime.now(UTC)
     start = end - timedelta(days=days)
-    age = _age(r.birth_date, end.date())
+    age = Profile("", r.birth_date).age_on(end.date()) or 0
     daily = choose_resolution(start, end) == "daily"
     return ResidentView(
         id=r.id,
@@ -66,7 +63,7 @@ async def resident_view(
         conditions=tuple(r.conditions),
         community=r.community,
         time_zone=r.time_zone,
-        target=views.bp_target(age, r.target_systolic, r.target_diastolic),
+        target=views.bp_target(r.birth_date, end.date(), r.target_systolic, r.target_diastolic),
         start=start,
         end=end,
         bp=[] if daily else await views.bp_points(conn, resident_id, start, end),
@@ -134,7 +131,7 @@ async def family_views(
                 resident_id,
                 name,
                 zone,
-                views.bp_target(_age(birth, end.date()), target_s, target_d),
+                views.bp_target(birth, end.date(), target_s, target_d),
                 next((p for p in reversed(bp) if p.quality is None), None),
                 next((g for g in reversed(glucose) if g.quality is None), None),
                 bp,

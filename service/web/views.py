@@ -9,10 +9,13 @@ from typing import Any, Literal
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
+from analytics import control
+from analytics.readings import Profile
 from analytics.thresholds import DEFAULT_THRESHOLDS
 from dashboards.figures.rows import BpDay, BpPoint, GlucosePoint
 from dashboards.ports import AlertRow, FollowUp, Note, Today, Viewer
 from service.access import VISIBLE_RESIDENT, can_see_resident, viewer_parameters
+from service.alerting import outbox
 from service.alerting.notify import acknowledge
 from service.auth import User
 
@@ -118,11 +121,7 @@ async def resolve(conn: AsyncConnection[Any], alert_id: int, at: datetime) -> bo
     )
     if cur.rowcount == 0:
         return False
-    await conn.execute(
-        """UPDATE notifications SET status = 'cancelled', updated_at = now()
-           WHERE alert_id = %s AND status = 'pending'""",
-        (alert_id,),
-    )
+    await outbox.cancel_pending(conn, alert_id, keep_all_clear=False)
     return True
 
 
@@ -222,13 +221,9 @@ async def notes(conn: AsyncConnection[Any], resident_id: int) -> list[Note]:
     return [Note(author, text, at) for author, text, at in await cur.fetchall()]
 
 
-def bp_target(age: int, systolic: float | None, diastolic: float | None) -> tuple[float, float]:
-    """The resident's own target, else the guideline's for their age."""
-    th = DEFAULT_THRESHOLDS
-    older = age >= th.elderly_age
-    default = (
-        (th.elderly_target_systolic, th.elderly_target_diastolic)
-        if older
-        else (th.target_systolic, th.target_diastolic)
-    )
+def bp_target(
+    birth: date, on: date, systolic: float | None, diastolic: float | None
+) -> tuple[float, float]:
+    """The resident's own target, else the guideline's for their age on `on`."""
+    default = control.bp_target(Profile("", birth), on, DEFAULT_THRESHOLDS)
     return (systolic or default[0], diastolic or default[1])
