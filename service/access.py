@@ -20,6 +20,11 @@ VISIBLE_RESIDENT = sql.SQL("""(
             SELECT 1 FROM user_residents ur
             WHERE ur.user_id = %(viewer_id)s AND ur.resident_id = r.id)))""")
 
+# True when the alert or finding `a` is meant for the viewer: a family member sees what
+# detection addressed to families (not, say, a drift only the doctor follows up); doctors and
+# admins see everything of the residents they may see.
+MEANT_FOR_VIEWER = sql.SQL("(%(viewer_role)s <> 'family' OR 'family' = ANY(a.audience))")
+
 
 def viewer_parameters(user: User) -> dict[str, Any]:
     """The query parameters VISIBLE_RESIDENT needs for this user."""

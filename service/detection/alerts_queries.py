@@ -11,7 +11,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
 from analytics.findings import Severity
-from service.access import VISIBLE_RESIDENT, viewer_parameters
+from service.access import MEANT_FOR_VIEWER, VISIBLE_RESIDENT, viewer_parameters
 from service.auth import User
 
 SeverityLabel = Literal["info", "warning", "urgent", "critical"]
@@ -84,34 +84,41 @@ def _state_condition(state: StateFilter) -> sql.SQL:
 
 
 async def resident_alerts(
-    conn: AsyncConnection[Any], resident_id: int, state: StateFilter, limit: int
+    conn: AsyncConnection[Any], user: User, resident_id: int, state: StateFilter, limit: int
 ) -> list[Alert]:
-    """The resident's alerts, newest first; with state "open" only those not yet resolved."""
+    """The resident's alerts meant for the user, newest first; with state "open" only those
+    not yet resolved."""
     query = sql.SQL("""
         SELECT {alert} FROM alerts a
-        WHERE a.resident_id = %(resident)s {state}
+        WHERE a.resident_id = %(resident)s AND {meant} {state}
         ORDER BY a.opened_at DESC, a.id DESC
         LIMIT %(limit)s
-    """).format(alert=_ALERT, state=_state_condition(state))
+    """).format(alert=_ALERT, meant=MEANT_FOR_VIEWER, state=_state_condition(state))
+    params = {"resident": resident_id, "limit": limit, **viewer_parameters(user)}
     async with conn.cursor(row_factory=class_row(Alert)) as cur:
-        await cur.execute(query, {"resident": resident_id, "limit": limit})
+        await cur.execute(query, params)
         return await cur.fetchall()
 
 
 async def resident_findings(
-    conn: AsyncConnection[Any], resident_id: int, since: datetime, until: datetime, limit: int
+    conn: AsyncConnection[Any],
+    user: User,
+    resident_id: int,
+    since: datetime,
+    until: datetime,
+    limit: int,
 ) -> list[StoredFinding]:
-    """The resident's findings of [since, until), oldest first."""
+    """The resident's findings of [since, until) meant for the user, oldest first."""
+    query = sql.SQL("""
+        SELECT id, resident_id, rule, severity, status, at, reading_at, audience, message,
+               evidence, alert_id
+        FROM findings a
+        WHERE resident_id = %(resident)s AND at >= %(since)s AND at < %(until)s AND {meant}
+        ORDER BY at, id
+        LIMIT %(limit)s""").format(meant=MEANT_FOR_VIEWER)
+    params = {"resident": resident_id, "since": since, "until": until, "limit": limit}
     async with conn.cursor(row_factory=class_row(StoredFinding)) as cur:
-        await cur.execute(
-            """SELECT id, resident_id, rule, severity, status, at, reading_at, audience,
-                      message, evidence, alert_id
-               FROM findings
-               WHERE resident_id = %(resident)s AND at >= %(since)s AND at < %(until)s
-               ORDER BY at, id
-               LIMIT %(limit)s""",
-            {"resident": resident_id, "since": since, "until": until, "limit": limit},
-        )
+        await cur.execute(query, params | viewer_parameters(user))
         return await cur.fetchall()
 
 
@@ -128,13 +135,18 @@ async def visible_alerts(
     query = sql.SQL("""
         SELECT {alert}, r.name AS resident_name, r.community_id
         FROM alerts a JOIN residents r ON r.id = a.resident_id
-        WHERE {visible} {state}
+        WHERE {visible} AND {meant} {state}
           AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
           AND array_position(%(ranks)s::text[], a.severity)
               >= array_position(%(ranks)s::text[], %(least)s::text)
         ORDER BY array_position(%(ranks)s::text[], a.severity) DESC, a.opened_at, a.id
         LIMIT %(limit)s
-    """).format(alert=_ALERT, visible=VISIBLE_RESIDENT, state=_state_condition(state))
+    """).format(
+        alert=_ALERT,
+        visible=VISIBLE_RESIDENT,
+        meant=MEANT_FOR_VIEWER,
+        state=_state_condition(state),
+    )
     params = {
         "community": community_id,
         "ranks": _RANKS,

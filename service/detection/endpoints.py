@@ -45,7 +45,7 @@ async def get_resident_alerts(
 ) -> list[Alert]:
     """A resident's alerts, newest first (default: those not resolved yet)."""
     await ensure_can_see_resident(conn, user, resident_id)
-    return await resident_alerts(conn, resident_id, state, limit)
+    return await resident_alerts(conn, user, resident_id, state, limit)
 
 
 @router.get("/v1/residents/{resident_id}/findings", responses=NOT_SEEN)
@@ -60,7 +60,7 @@ async def get_resident_findings(
     """What detection reported about a resident, oldest first (default: the last 30 days)."""
     start, end = period(since, until, days=30)
     await ensure_can_see_resident(conn, user, resident_id)
-    return await resident_findings(conn, resident_id, start, end, limit)
+    return await resident_findings(conn, user, resident_id, start, end, limit)
 
 
 @router.get("/v1/alerts")

@@ -4,7 +4,8 @@
   queueing lock keeps at most one waiting job per resident, however many uploads arrive.
 - `detection.tick` runs every minute: it fires what fell due (re-measure windows ending,
   the daily checks) and sweeps up queued readings whose job was never deferred (a crash
-  between the upload's commit and the deferral), so no reading is left unchecked.
+  between the upload's commit and the deferral), so no reading is left unchecked; then it
+  refreshes the resident summaries of an earlier day (`service.readings.summaries`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from procrastinate.exceptions import AlreadyEnqueued
 from psycopg_pool import AsyncConnectionPool
 
 from service.detection.service import check_all_queued, check_resident, run_due
+from service.readings import summaries
 
 log = logging.getLogger(__name__)
 QUEUE = "detection"
 # Jobs of higher priority run first: a fresh upload's check before the minute's sweep (and
 # sending an alert's messages, `service.alerting.jobs`, before either).
 CHECK_PRIORITY = 5
+# Resident summaries the minute's tick refreshes at most (all of them just after midnight).
+SUMMARIES = 5000
 
 
 class DetectionJobs:
@@ -63,6 +67,10 @@ class DetectionJobs:
         due = await run_due(self.pool, self.clock())
         if swept or due:
             log.info("detection tick: %d residents swept, %d advanced", swept, due)
+        # The pages' clock, not detection's: summaries end on the day the panel shows.
+        refreshed = await summaries.refresh_everyone(self.pool, datetime.now(UTC), SUMMARIES)
+        if refreshed:
+            log.info("detection tick: %d resident summaries refreshed", refreshed)
             if self.found is not None:
                 await self.found()
 

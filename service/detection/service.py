@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from analytics.detector import Detector
 from analytics.findings import Finding
 from service.detection import queries
+from service.readings import summaries
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ async def check_resident(
         await queries.save_state(conn, resident_id, detector.state)
         await queries.record_findings(conn, resident_id, findings, now or datetime.now(UTC))
         await queries.forget_queued(conn, [item.queue_id for item in queued])
+        if queued:  # the panel's figures, in step with the readings just checked
+            await summaries.refresh(conn, [resident_id], datetime.now(UTC))
     return findings
 
 

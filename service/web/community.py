@@ -19,6 +19,7 @@ from psycopg import AsyncConnection, sql
 from dashboards.figures.rows import ControlMonth, ControlPlace
 from dashboards.ports import CommunityView, Viewer
 from service.access import VISIBLE_RESIDENT, viewer_parameters
+from service.web.targets import bp_controlled, glucose_controlled, target_parameters
 from service.web.views import as_user
 
 _RATES = """
@@ -26,10 +27,7 @@ WITH scope AS (
     SELECT r.* FROM residents r
     WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
 ), bp AS (
-    SELECT {bp_group} AS grp, r.id,
-           avg(b.systolic) < coalesce(r.target_systolic,
-               CASE WHEN age(%(now)s, r.birth_date) >= interval '65 years' THEN 150 ELSE 140 END)
-           AND avg(b.diastolic) < coalesce(r.target_diastolic, 90) AS controlled
+    SELECT {bp_group} AS grp, r.id, {bp_controlled} AS controlled
     FROM scope r JOIN blood_pressure_readings b ON b.resident_id = r.id
     WHERE 'hypertension' = ANY(r.conditions) AND b.measured_at >= %(since)s
       AND b.measured_at < %(now)s
@@ -37,7 +35,7 @@ WITH scope AS (
     GROUP BY 1, r.id, r.target_systolic, r.target_diastolic, r.birth_date
 ), glucose AS (
     SELECT {glucose_group} AS grp, r.id,
-           avg(g.glucose_mmol) < coalesce(r.target_fasting_glucose, 7.0) AS controlled
+           {glucose_controlled} AS controlled
     FROM scope r JOIN glucose_readings g ON g.resident_id = r.id
     WHERE 'diabetes' = ANY(r.conditions) AND g.meal = 'fasting' AND NOT g.control_solution
       AND g.measured_at >= %(since)s AND g.measured_at < %(now)s
@@ -65,9 +63,14 @@ async def _rates(
     bp_group = group or _MONTH.format(t="b.measured_at")
     glucose_group = group or _MONTH.format(t="g.measured_at")
     statement = sql.SQL(_RATES).format(
-        visible=VISIBLE_RESIDENT, bp_group=sql.SQL(bp_group), glucose_group=sql.SQL(glucose_group)
+        visible=VISIBLE_RESIDENT,
+        bp_group=sql.SQL(bp_group),
+        glucose_group=sql.SQL(glucose_group),
+        bp_controlled=bp_controlled("avg(b.systolic)", "avg(b.diastolic)"),
+        glucose_controlled=glucose_controlled("avg(g.glucose_mmol)"),
     )
-    cur = await conn.execute(statement, params, prepare=False)  # see service/web/panel.py
+    values = params | target_parameters()
+    cur = await conn.execute(statement, values, prepare=False)  # see service/web/panel.py
     return [(g, int(bm), int(bc), int(gm), int(gc)) for g, bm, bc, gm, gc in await cur.fetchall()]
 
 

@@ -69,7 +69,7 @@ async def resident_view(
         bp=[] if daily else await views.bp_points(conn, resident_id, start, end),
         bp_days=await views.bp_days(conn, resident_id, start, end) if daily else [],
         glucose=await views.glucose_points(conn, resident_id, start, end),
-        alerts=await views.resident_alerts(conn, resident_id, 50),
+        alerts=await views.resident_alerts(conn, viewer, resident_id, 50),
         contacts=await _contacts(conn, resident_id),
         devices=await _devices(conn, resident_id),
         notes=await views.notes(conn, resident_id),
@@ -125,7 +125,7 @@ async def family_views(
         await views.audit_view(conn, viewer, resident_id, client)
         bp = await views.bp_points(conn, resident_id, end - timedelta(days=30), end)
         glucose = await views.glucose_points(conn, resident_id, end - timedelta(days=30), end)
-        alerts = [a for a in await views.resident_alerts(conn, resident_id, 20)]
+        alerts = await views.resident_alerts(conn, viewer, resident_id, 20)
         relatives.append(
             FamilyView(
                 resident_id,

@@ -14,7 +14,12 @@ from analytics.readings import Profile
 from analytics.thresholds import DEFAULT_THRESHOLDS
 from dashboards.figures.rows import BpDay, BpPoint, GlucosePoint
 from dashboards.ports import AlertRow, FollowUp, Note, Today, Viewer
-from service.access import VISIBLE_RESIDENT, can_see_resident, viewer_parameters
+from service.access import (
+    MEANT_FOR_VIEWER,
+    VISIBLE_RESIDENT,
+    can_see_resident,
+    viewer_parameters,
+)
 from service.alerting import outbox
 from service.alerting.notify import acknowledge
 from service.auth import User
@@ -137,15 +142,16 @@ async def audit_view(
 
 
 async def resident_alerts(
-    conn: AsyncConnection[Any], resident_id: int, limit: int
+    conn: AsyncConnection[Any], viewer: Viewer, resident_id: int, limit: int
 ) -> list[AlertRow]:
-    """The resident's alerts, open ones first, then the newest."""
+    """The resident's alerts meant for the viewer, open ones first, then the newest."""
     query = sql.SQL(
-        """SELECT {row} {joins} WHERE a.resident_id = %s
-           ORDER BY (a.state = 'resolved'), a.opened_at DESC LIMIT %s"""
-    ).format(row=_ALERT_ROW, joins=_ALERT_JOINS)
+        """SELECT {row} {joins} WHERE a.resident_id = %(resident)s AND {meant}
+           ORDER BY (a.state = 'resolved'), a.opened_at DESC LIMIT %(limit)s"""
+    ).format(row=_ALERT_ROW, joins=_ALERT_JOINS, meant=MEANT_FOR_VIEWER)
+    params = {"resident": resident_id, "limit": limit} | viewer_parameters(as_user(viewer))
     async with conn.cursor(row_factory=class_row(AlertRow)) as cur:
-        await cur.execute(query, (resident_id, limit))
+        await cur.execute(query, params)
         return await cur.fetchall()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.dashboards.clinic import PASSWORD, Clinic, open_clinic
+from tests.factories import assign, auth, blood_pressure, new_gateway
 
 
 @pytest.fixture
@@ -168,6 +170,24 @@ class TestDoctor:
             nobody = client.get("/panel?status=not_measuring").text
             assert "没有符合条件的居民" in nobody
 
+    def test_the_panel_shows_a_new_reading_at_once_with_no_worker_running(
+        self, site, settings, clinic
+    ):
+        with browser(site) as client:
+            sign_in(client, "dr.li")
+            assert "186/86" in client.get("/panel").text  # the figures are kept from here on
+            _, token = new_gateway(settings.database_url, "王家")
+            measured = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+            reading = blood_pressure(
+                "BP-NEW", systolic=201, diastolic=99, measured_at=measured.isoformat()
+            )
+            answer = client.post("/v1/readings", json={"readings": [reading]}, headers=auth(token))
+            assert answer.json()["accepted"] == 1, answer.text
+            assign(settings.database_url, "BP-NEW", clinic.mother)
+            page = client.get("/panel").text
+            assert "201/99" in page
+            assert "186/86" not in page
+
     def test_unknown_ids_and_tampered_addresses_are_404(self, site):
         with browser(site) as client:
             sign_in(client, "dr.li")
@@ -205,6 +225,21 @@ class TestFamily:
         assert db.execute(
             "SELECT state FROM alerts WHERE id = %s", (clinic.alert_id,)
         ).fetchone() == ("open",)
+
+    def test_a_daughter_is_not_shown_what_is_for_the_doctor_alone(self, site, clinic, db):
+        db.execute(
+            """INSERT INTO alerts (resident_id, rule, severity, audience, message, opened_at,
+                                   updated_at)
+               VALUES (%s, 'bp.drift.up', 'info', '{doctor}', 'drift', now(), now())""",
+            (clinic.mother,),
+        )
+        with browser(site) as client:
+            page = sign_in(client, "xiaohong")
+            assert "血压超过紧急转诊线" in page.text  # her mother's urgent alert
+            assert "血压高于个人基线并持续" not in page.text
+        with browser(site) as client:
+            sign_in(client, "dr.li")
+            assert "血压高于个人基线并持续" in client.get(f"/residents/{clinic.mother}").text
 
 
 class TestAdmin:

@@ -328,6 +328,34 @@ class TestWhoNeedsMe:
         other = api.get(f"/v1/residents/{world.older_critical}/alerts", headers=auth(family))
         assert other.status_code == 404
 
+    def test_family_do_not_see_what_is_for_the_doctor_alone(self, api, world, db):
+        # A drift the doctor follows up on over days: not for the family's list.
+        opened = db.execute(
+            """INSERT INTO alerts (resident_id, rule, severity, audience, message, opened_at,
+                                   updated_at)
+               VALUES (%s, 'bp.drift.up', 'info', '{doctor}', 'drift', now(), now())
+               RETURNING id""",
+            (world.critical,),
+        ).fetchone()
+        assert opened is not None
+        db.execute(
+            """INSERT INTO findings (resident_id, rule, severity, status, at, audience, message,
+                                     alert_id)
+               VALUES (%s, 'bp.drift.up', 'info', 'open', now(), '{doctor}', 'drift', %s)""",
+            (world.critical, opened[0]),
+        )
+        family = user_token(db, "family", residents=(world.critical,))
+        assert [a["rule"] for a in get(api, family, "/v1/alerts")] == ["glucose.hypo.level2"]
+        mine = f"/v1/residents/{world.critical}"
+        assert [a["rule"] for a in get(api, family, f"{mine}/alerts")] == ["glucose.hypo.level2"]
+        assert [f["rule"] for f in get(api, family, f"{mine}/findings")] == ["glucose.hypo.level2"]
+        doctor = world.dunren_doctor
+        assert {a["rule"] for a in get(api, doctor, f"{mine}/alerts")} == {
+            "glucose.hypo.level2",
+            "bp.drift.up",
+        }
+        assert len(get(api, doctor, f"{mine}/findings")) == 2
+
     def test_without_a_user_token_it_is_401(self, api, world):
         assert api.get("/v1/alerts").status_code == 401
         assert api.get(f"/v1/residents/{world.urgent}/alerts").status_code == 401
