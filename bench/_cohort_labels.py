@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._cohort_sim import (
+from analytics.synthetic.sim import (
     BP,
     DAY,
     FLAG_NAMES,

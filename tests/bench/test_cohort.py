@@ -13,10 +13,20 @@ import numpy as np
 import orjson
 import pytest
 
-from bench._cohort_glucose import resident_track
+from analytics.synthetic import (
+    BP,
+    DAY,
+    HOUR,
+    BpEpisode,
+    Drift,
+    GlucoseEpisode,
+    Habit,
+    Window,
+    draw_profile,
+    resident_track,
+)
 from bench._cohort_labels import Label, resident_labels
-from bench._cohort_sim import BP, DAY, HOUR, BpEpisode, Drift, GlucoseEpisode, Habit, Window
-from bench.cohort import CST, READINGS_HEADER, CohortConfig, draw_profile, generate
+from bench.cohort import CST, READINGS_HEADER, CohortConfig, generate
 
 FILES = ("READINGS.csv", "RESIDENTS.csv", "LABELS.jsonl")
 FLAGS = {"body_movement", "cuff_loose", "control_solution", "device_error"}

@@ -1,13 +1,13 @@
 """Mechanics of the synthetic cohort, continued: glucose readings, and one resident's track.
 
-`bench.cohort` documents the figures; this module only applies them.
+`analytics.synthetic.profiles` documents the figures; this module only applies them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from bench._cohort_sim import (
+from analytics.synthetic.sim import (
     BEDTIME,
     CASUAL,
     CONTROL_SOLUTION,

@@ -1,8 +1,9 @@
 """Mechanics of the synthetic cohort: one resident's profile becomes readings.
 
-`bench.cohort` draws the profiles and documents where every figure comes from; this module
-only turns a profile (levels, habits, planned events) into time-stamped readings. Times are
-whole seconds from local midnight of the first day (China Standard Time, no DST).
+`analytics.synthetic.profiles` draws the profiles and documents where every figure comes
+from; this module only turns a profile (levels, habits, planned events) into time-stamped
+readings. Times are whole seconds from local midnight of the first day (China Standard Time,
+no DST).
 """
 
 from __future__ import annotations
