@@ -6,6 +6,7 @@ Nothing is sent here. The outbox rows are the promise; `service.alerting.deliver
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,10 +42,15 @@ async def on_alert_change(conn: AsyncConnection[Any], change: AlertChange) -> in
     household = await load_household(conn, change.resident_id)
     if household is None:
         return 0
-    reading = await reading_of(conn, change.resident_id, change.rule, change.reading_at)
     if change.status is Status.CLEARED:
         await outbox.cancel_pending(conn, change.alert_id, keep_all_clear=False)
-        return await _all_clear(conn, household, change, reading)
+        # The all-clear names what was wrong: the alert's reading, not the one that cleared it.
+        cur = await conn.execute("SELECT reading_at FROM alerts WHERE id = %s", (change.alert_id,))
+        row = await cur.fetchone()
+        alarming = dataclasses.replace(change, reading_at=row[0] if row else None)
+        reading = await reading_of(conn, change.resident_id, change.rule, alarming.reading_at)
+        return await _all_clear(conn, household, alarming, reading)
+    reading = await reading_of(conn, change.resident_id, change.rule, change.reading_at)
     if change.status is Status.RAISED:
         await outbox.cancel_pending(conn, change.alert_id, keep_all_clear=True)
         await conn.execute(

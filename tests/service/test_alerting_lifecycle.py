@@ -43,6 +43,8 @@ class TestAllClear:
         first, clear = h.texts_to(DAUGHTER)
         assert "184/104" in first
         assert "恢复正常" in clear
+        assert "184/104" in clear  # what was wrong, not the reading that cleared it
+        assert "142/86" not in clear
         assert h.alert()[2] == "resolved"
         assert h.deliver(noticed + timedelta(minutes=20)) == 0
         assert h.texts_to(DOCTOR) == []  # the escalation was called off
