@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 
 from dashboards.pages import make_router, page_error
 from dashboards.web import PageError, SignInNeeded
-from service import health
+from service import operations
 from service.admin import endpoints as admin_endpoints
 from service.alerting import endpoints as alerting_endpoints
 from service.alerting import twilio_routes
@@ -28,6 +28,7 @@ from service.detection import endpoints as detection_endpoints
 from service.errors import LinliError
 from service.ingest import endpoints as ingest_endpoints
 from service.jobs import Jobs
+from service.metrics import Metrics
 from service.migrate import migrate
 from service.readings import endpoints as readings_endpoints
 from service.settings import Settings
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
 
     @app.exception_handler(LinliError)
     async def linli_error(request: Request, exc: LinliError) -> JSONResponse:
@@ -98,14 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
-        if not request.url.path.startswith(("/v1/", "/health")):
+        if not request.url.path.startswith(("/v1/", "/health", "/ready", "/metrics")):
             # A page asked for with a tampered address or form: the page's 404, no details.
             return await page_error(request, PageError(404, "Not found."))
         # FastAPI's own answer, except that a NaN in the input is no longer a 500.
         errors = _json_safe(jsonable_encoder(exc.errors()))
         return JSONResponse({"detail": errors}, status_code=422)
 
-    app.include_router(health.router)
+    app.include_router(operations.router)
     app.include_router(ingest_endpoints.router)
     app.include_router(readings_endpoints.router)
     app.include_router(detection_endpoints.router)

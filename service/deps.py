@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service.auth import Gateway, User, authenticate_gateway, authenticate_user
 from service.errors import Forbidden
+from service.metrics import Metrics
 from service.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="A gateway (lgw_...) or user (lus_...) token.")
@@ -30,8 +31,15 @@ def get_pool(request: Request) -> AsyncConnectionPool:
     return pool
 
 
+def get_metrics(request: Request) -> Metrics:
+    """The app's metrics registry."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 async def current_gateway(pool: PoolDep, credentials: Credentials) -> Gateway:

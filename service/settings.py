@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogFormat = Literal["text", "json"]
 
 
 def default_data_dir() -> Path:
@@ -90,6 +93,11 @@ class Settings(BaseSettings):
     send_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long one request to the SMS provider may take."
     )
+    log_format: LogFormat = Field(
+        default="text",
+        description="How `linli serve` and `linli worker` write their log: text lines, or one"
+        " JSON object a line (time, level, logger, message, exception).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -101,6 +109,11 @@ class Settings(BaseSettings):
         except psycopg.ProgrammingError as exc:
             raise ValueError(f"not a PostgreSQL connection string: {exc}") from None
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(
         "twilio_account_sid",

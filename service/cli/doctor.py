@@ -9,7 +9,7 @@ import psycopg
 
 from service.database import database_conninfo
 from service.errors import DatabaseUnavailable
-from service.health import database_state
+from service.operations import database_state
 from service.settings import Settings
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 
 import typer
 import uvicorn
 
 from service.app import create_app
-from service.cli import admin, analyze, ble, collect, emulate, gateway, worker
+from service.cli import admin, analyze, ble, collect, demo, emulate, gateway, worker
 from service.cli.common import (
     OneLineCommand,
     OneLineGroup,
@@ -19,6 +18,7 @@ from service.cli.common import (
     one_line_errors,
 )
 from service.cli.doctor import diagnose
+from service.logs import configure_logging
 from service.migrate import migrate as apply_migrations
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.command("collect", cls=OneLineCommand)(collect.collect)
 app.command("analyze", cls=OneLineCommand)(analyze.analyze)
 app.command("emulate", cls=OneLineCommand)(emulate.emulate)
 app.command("worker", cls=OneLineCommand)(worker.worker)
+app.command("demo", cls=OneLineCommand)(demo.demo)
 
 
 @app.command(cls=OneLineCommand)
@@ -41,9 +42,15 @@ app.command("worker", cls=OneLineCommand)(worker.worker)
 def serve() -> None:
     """Run the HTTP API (LINLI_HOST:LINLI_PORT) until Ctrl-C."""
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("twilio").setLevel(logging.WARNING)  # a dozen lines per request
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    configure_logging(settings.log_format)
+    # log_config=None: uvicorn's records go through the handler configured above.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=None,
+    )
 
 
 @app.command(cls=OneLineCommand)

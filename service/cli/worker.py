@@ -8,6 +8,7 @@ import logging
 from service.cli.common import conninfo, load_settings, one_line_errors
 from service.database import open_pool
 from service.jobs import Jobs
+from service.logs import configure_logging
 from service.migrate import pending_migrations
 from service.settings import Settings
 
@@ -27,8 +28,7 @@ async def _work(info: str, settings: Settings) -> None:
 def worker() -> None:
     """Run the background jobs (detection, alerting) until Ctrl-C; run as many as you like."""
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("twilio").setLevel(logging.WARNING)  # a dozen lines per request
+    configure_logging(settings.log_format)
     with conninfo(settings) as info:
         try:
             asyncio.run(_work(info, settings))

@@ -240,15 +240,19 @@ async def save_state(conn: AsyncConnection[Any], resident_id: int, state: Reside
 
 
 async def record_findings(
-    conn: AsyncConnection[Any], resident_id: int, findings: list[Finding], now: datetime
+    conn: AsyncConnection[Any],
+    resident_id: int,
+    findings: list[Finding],
+    now: datetime,
+    tell: bool = True,
 ) -> None:
-    """Store the findings, open, raise or resolve the alerts they speak of, and write the
-    messages that tell people of them to the outbox."""
+    """Store the findings, open, raise or resolve the alerts they speak of, and (with `tell`)
+    write the messages that tell people of them to the outbox."""
     for finding in findings:
         alert_id = None
         if not RULES[finding.rule].is_record:
             alert_id = await _update_alert(conn, resident_id, finding)
-        if alert_id is not None:
+        if alert_id is not None and tell:
             change = AlertChange(
                 alert_id,
                 resident_id,

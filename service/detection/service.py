@@ -31,10 +31,14 @@ async def _detector(conn: AsyncConnection[Any], resident_id: int) -> Detector | 
 
 
 async def check_resident(
-    pool: AsyncConnectionPool, resident_id: int, now: datetime | None = None
+    pool: AsyncConnectionPool, resident_id: int, now: datetime | None = None, tell: bool = True
 ) -> list[Finding]:
     """Check the resident's queued readings in time order, then (with `now`) fire what fell
-    due by then; the findings reported."""
+    due by then; the findings reported.
+
+    `tell=False` is for history imported at once (a demo district's past months): its alerts
+    open and clear as they would have, and those still open stand, but nobody is messaged
+    about the past."""
     async with pool.connection() as conn, conn.transaction():
         detector = await _detector(conn, resident_id)
         if detector is None:
@@ -49,7 +53,9 @@ async def check_resident(
         if now is not None:
             findings += detector.advance(now, seen)
         await queries.save_state(conn, resident_id, detector.state)
-        await queries.record_findings(conn, resident_id, findings, now or datetime.now(UTC))
+        await queries.record_findings(
+            conn, resident_id, findings, now or datetime.now(UTC), tell=tell
+        )
         await queries.forget_queued(conn, [item.queue_id for item in queued])
         if queued:  # the panel's figures, in step with the readings just checked
             await summaries.refresh(conn, [resident_id], datetime.now(UTC))

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from service.deps import GatewayDep, PoolDep, SettingsDep
+from service.deps import GatewayDep, MetricsDep, PoolDep, SettingsDep
 from service.errors import PayloadTooLarge, UnsupportedMediaType
 from service.ingest.parsing import parse_batch
 from service.ingest.queries import touch_gateway
 from service.ingest.schemas import BatchResult, ReadingBatch
-from service.ingest.service import ingest_batch
+from service.ingest.service import ingest_batch, outcome_counts
 
 router = APIRouter(tags=["ingest"])
+
+
+async def timed_upload(metrics: MetricsDep) -> AsyncIterator[None]:
+    """Time the upload, refused ones too, into linli_ingest_duration_seconds."""
+    with metrics.ingest_seconds.time():
+        yield
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
@@ -36,6 +43,8 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
 @router.post(
     "/v1/readings",
     response_model=BatchResult,
+    # Listed here, the timer starts before the token is checked and stops when the route ends.
+    dependencies=[Depends(timed_upload, scope="function")],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -52,7 +61,11 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     },
 )
 async def post_readings(
-    request: Request, gateway: GatewayDep, pool: PoolDep, settings: SettingsDep
+    request: Request,
+    gateway: GatewayDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
 ) -> Response:
     """Upload a batch of readings. Each is answered: accepted, duplicate, or rejected with a reason.
 
@@ -67,6 +80,7 @@ async def post_readings(
     # Already in BatchResult's shape: serialised directly, not validated again.
     detection = request.app.state.detection
     answer = await ingest_batch(pool, gateway.id, batch, skew, stored_for=detection.wake)
+    metrics.count_readings(outcome_counts(batch, answer))
     return Response(orjson.dumps(answer), media_type="application/json")
 
 

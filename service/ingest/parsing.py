@@ -30,6 +30,8 @@ class ParsedBatch:
     rejected: list[ItemResult] = field(default_factory=list)
     devices: list[DeviceReport] = field(default_factory=list)
     size: int = 0
+    # The kind each rejected item named, when it named one Linli knows (for the metrics).
+    rejected_kinds: dict[int, str] = field(default_factory=dict)
 
 
 def describe(error: ValidationError) -> str:
@@ -81,6 +83,9 @@ def parse_batch(body: bytes, max_readings: int) -> ParsedBatch:
             reading = reading_adapter.validate_json(orjson.dumps(item))
         except ValidationError as exc:
             batch.rejected.append(ItemResult(index=index, status="rejected", reason=describe(exc)))
+            kind = item.get("kind") if isinstance(item, dict) else None
+            if isinstance(kind, str) and kind in _KIND_TAGS:
+                batch.rejected_kinds[index] = kind
             continue
         batch.readings.append((index, reading))
     return batch

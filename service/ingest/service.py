@@ -188,3 +188,11 @@ async def ingest_batch(
             for index, status, reason in outcomes
         ],
     }
+
+
+def outcome_counts(batch: ParsedBatch, answer: dict[str, Any]) -> Counter[tuple[str | None, str]]:
+    """How many readings of each kind `answer` accepted, took as duplicates or rejected;
+    the kind is None for a rejected item that named none Linli knows."""
+    kinds: dict[int, str] = {index: reading.kind for index, reading in batch.readings}
+    kinds.update(batch.rejected_kinds)
+    return Counter((kinds.get(result["index"]), result["status"]) for result in answer["results"])

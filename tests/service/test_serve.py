@@ -41,19 +41,19 @@ class Serving:
             text=True,
         )
 
-    def wait_healthy(self) -> dict[str, object]:
+    def wait_ready(self) -> dict[str, object]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"linli serve exited: {self.process.stdout.read()}")  # type: ignore[union-attr]
             try:
-                response = httpx.get(f"{self.url}/health", timeout=2)
+                response = httpx.get(f"{self.url}/ready", timeout=2)
                 if response.status_code == 200:
                     return dict(response.json())
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        raise AssertionError("linli serve did not become healthy within 60 s")
+        raise AssertionError("linli serve did not become ready within 60 s")
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -75,11 +75,11 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_serve_on_a_fresh_machine_keeps_data_between_runs(data_dir: Path):
     first = Serving(data_dir)
-    health = first.wait_healthy()
-    assert health["status"] == "ok"
-    assert health["database"] == "postgresql"
-    assert health["embedded"] is True
-    assert health["pending_migrations"] == []
+    readiness = first.wait_ready()
+    assert readiness["status"] == "ready"
+    assert readiness["database"] == "postgresql"
+    assert readiness["embedded"] is True
+    assert readiness["pending_migrations"] == []
 
     made = linli("admin", "create-gateway", "王家", settings=first.settings)
     assert made.returncode == 0, made.stderr
@@ -94,7 +94,7 @@ def test_serve_on_a_fresh_machine_keeps_data_between_runs(data_dir: Path):
     assert not (data_dir / "postgres" / "postmaster.pid").exists(), "PostgreSQL still running"
 
     second = Serving(data_dir)
-    second.wait_healthy()
+    second.wait_ready()
     again = httpx.post(
         f"{second.url}/v1/readings", json={"readings": [reading]}, headers=auth(token)
     )

@@ -59,7 +59,7 @@ def load(conninfo: str, tmp_path: Path, readings: list[dict[str, object]]) -> di
         assert answer.json()["accepted"] == len(readings)
         assign(conninfo, "BP-1", resident_id)
         assign(conninfo, "GL-1", resident_id)
-        health = api.get("/health").json()
+        readiness = api.get("/ready").json()
         summaries = {
             kind: api.get(
                 f"/v1/residents/{resident_id}/daily",
@@ -70,7 +70,7 @@ def load(conninfo: str, tmp_path: Path, readings: list[dict[str, object]]) -> di
         }
         again = api.post("/v1/readings", json={"readings": readings}, headers=auth(token))
     return {
-        "health": health,
+        "readiness": readiness,
         "summaries": summaries,
         "again": again.json(),
         "token": token,
@@ -104,8 +104,8 @@ def test_same_answers_as_plain_postgresql(timescale_url, database_url, tmp_path)
     readings = week_of_readings()
     timescale = load(timescale_url, tmp_path / "ts", readings)
     plain = load(database_url, tmp_path / "pg", readings)
-    assert timescale["health"]["database"] == "timescaledb"  # type: ignore[index]
-    assert plain["health"]["database"] == "postgresql"  # type: ignore[index]
+    assert timescale["readiness"]["database"] == "timescaledb"  # type: ignore[index]
+    assert plain["readiness"]["database"] == "postgresql"  # type: ignore[index]
     assert timescale["summaries"] == plain["summaries"]
     assert timescale["again"]["duplicates"] == len(readings)  # type: ignore[index]
 

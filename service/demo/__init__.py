@@ -1,0 +1,2 @@
+"""`linli demo`: a demo district seeded once, and the whole service running on it with
+emulated homes whose readings travel the real path."""
