@@ -3,8 +3,9 @@ for each home resident, who goes on measuring as the synthetic cohort says they 
 clock `speed` times faster than the wall clock. Each reading is stored in the device, where
 the gateway finds it on its next round, as it would find a real one.
 
-The first home's resident has a hypertensive crisis at the start, so that an alert goes out
-within the first minute whatever the cohort planned.
+One home's resident has a hypertensive crisis at the start, so that an alert goes out within
+the first minute whatever the cohort planned: the resident whose family was told of a crisis
+longest ago (a family is not told of the same rule again within the hour).
 """
 
 from __future__ import annotations
@@ -91,24 +92,24 @@ def live_homes(
 
 
 def schedule(
-    homes: tuple[Home, ...], seed: int, start: dt.datetime, speed: float
+    homes: tuple[Home, ...], seed: int, start: dt.datetime, speed: float, crisis: int = 0
 ) -> Iterator[Measurement]:
     """Every reading the home residents take from `start` on, in wall-clock order: their
-    cohort future from now, its time divided by `speed`, with the first home's crisis."""
+    cohort future from now, its time divided by `speed`, with a crisis in home `crisis`."""
     period, passed = period_ending(start, FUTURE_DAYS)
     streams = []
     for number, home in enumerate(homes):
         _profile, track = cohort_member(seed, home.index, period)
         readings = _readings(number, track, passed, start, speed)
-        if number == 0:
+        if number == crisis:
             readings = (m for m in readings if m.at >= start + CRISIS_QUIET)
         streams.append(readings)
     if homes:
-        crisis = [
-            Measurement(start + after, 0, s, d, p)
+        planted = [
+            Measurement(start + after, crisis, s, d, p)
             for after, (s, d, p) in zip(CRISIS_AFTER, CRISIS, strict=True)
         ]
-        streams.append(iter(crisis))
+        streams.append(iter(planted))
     return heapq.merge(*streams)
 
 

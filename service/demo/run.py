@@ -232,6 +232,21 @@ async def _next_sequences(
         return {serial: int(top) + 1 for serial, top in await cur.fetchall() if top is not None}
 
 
+async def crisis_home(pool: AsyncConnectionPool, homes: tuple[seeding.Home, ...]) -> int:
+    """The home whose resident's family heard of a blood-pressure crisis longest ago (or
+    never): the policy would not tell them again within the hour."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT resident_id, max(created_at) FROM notifications
+               WHERE rule = 'bp.crisis' AND resident_id = ANY(%s) GROUP BY resident_id""",
+            ([h.resident_id for h in homes],),
+        )
+        told: dict[int, dt.datetime] = dict(await cur.fetchall())
+    never = dt.datetime.min.replace(tzinfo=dt.UTC)
+    order = sorted(range(len(homes)), key=lambda i: (told.get(homes[i].resident_id) or never, i))
+    return order[0] if order else 0
+
+
 async def produced_since(pool: AsyncConnectionPool, since: dt.datetime) -> Produced:
     """Readings stored, alerts opened and messages sent since `since`."""
     async with pool.connection() as conn:
@@ -287,7 +302,11 @@ async def run_live(live: Live, stop: asyncio.Event) -> Produced:
                     run_gateway(gateway, zone=ZONE, stop=stop, options=options)
                 )
                 readings = schedule(
-                    live.district.homes, live.district.seed, start, live.options.speed
+                    live.district.homes,
+                    live.district.seed,
+                    start,
+                    live.options.speed,
+                    await crisis_home(pool, live.district.homes),
                 )
                 measuring = asyncio.create_task(measure(homes, readings, stop, live.said))
                 live.started(url, live.district)
