@@ -314,11 +314,19 @@ def forget_summaries(conninfo: str) -> None:
 
 
 def refresh_summaries(conninfo: str) -> float:
-    """Every resident's summary, as the worker's round after midnight makes them; seconds."""
+    """Every resident's summary, as the worker's round after midnight makes them, and their
+    months of readings; seconds."""
 
     async def main() -> None:
         async with AsyncConnectionPool(conninfo, min_size=1, max_size=1) as pool:
             await summaries.refresh_everyone(pool, datetime.now(UTC), limit=10**9)
+            # The bulk load bypassed the checks that keep each resident's months.
+            async with pool.connection() as conn:
+                cur = await conn.execute("SELECT id FROM residents ORDER BY id")
+                residents = [int(row[0]) for row in await cur.fetchall()]
+                for start in range(0, len(residents), 500):
+                    await summaries.rebuild_months(conn, residents[start : start + 500])
+                    await conn.commit()
 
     started = time.perf_counter()
     asyncio.run(main())

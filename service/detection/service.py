@@ -57,8 +57,9 @@ async def check_resident(
             conn, resident_id, findings, now or datetime.now(UTC), tell=tell
         )
         await queries.forget_queued(conn, [item.queue_id for item in queued])
-        if queued:  # the panel's figures, in step with the readings just checked
-            await summaries.refresh(conn, [resident_id], datetime.now(UTC))
+        if queued:  # the pages' figures, in step with the readings just checked
+            months = {summaries.month_of(item.measured_at) for item in queued}
+            await summaries.refresh(conn, [resident_id], datetime.now(UTC), months)
     return findings
 
 

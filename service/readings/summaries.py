@@ -1,6 +1,7 @@
 """Resident summaries: what the doctor's panel shows of each resident (the latest readings,
 7- and 30-day means, days measured), computed from the readings and kept in
-`resident_summaries`.
+`resident_summaries`; and each resident's months of counted readings (`resident_months`),
+which the community's control rates add up.
 
 A summary is current when it was computed today (China Standard Time) and none of the
 resident's readings waits in `readings_to_check`. Checking a resident's new readings
@@ -11,7 +12,7 @@ residents it finds stale before reading, so it is right even with no worker runn
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,9 +33,9 @@ WITH bounds AS (
 INSERT INTO resident_summaries AS s (
     resident_id, day, refreshed_at, last_systolic, last_diastolic, last_bp_at, last_glucose,
     last_glucose_at, systolic_7d, diastolic_7d, systolic_30d, diastolic_30d, bp_readings_30d,
-    days_measured_7d, days_measured_30d)
+    fasting_30d, fasting_readings_30d, days_measured_7d, days_measured_30d)
 SELECT r.id, %(day)s, now(), lb.systolic, lb.diastolic, lb.measured_at, lg.glucose_mmol,
-       lg.measured_at, bp.s7, bp.d7, bp.s30, bp.d30, coalesce(bp.n30, 0),
+       lg.measured_at, bp.s7, bp.d7, bp.s30, bp.d30, coalesce(bp.n30, 0), f.mean, f.n,
        coalesce(m.days_7, 0), coalesce(m.days_30, 0)
 FROM unnest(%(residents)s::bigint[]) AS r(id) CROSS JOIN bounds
 LEFT JOIN LATERAL (
@@ -52,6 +53,10 @@ LEFT JOIN LATERAL (
     FROM blood_pressure_readings
     WHERE resident_id = r.id AND measured_at >= bounds.start30 AND measured_at < bounds.stop
       AND NOT coalesce(body_movement, false) AND NOT coalesce(cuff_loose, false)) bp ON true
+LEFT JOIN LATERAL (
+    SELECT avg(glucose_mmol) AS mean, count(*) AS n FROM glucose_readings
+    WHERE resident_id = r.id AND measured_at >= bounds.start30 AND measured_at < bounds.stop
+      AND meal = 'fasting' AND NOT control_solution) f ON true
 LEFT JOIN LATERAL (
     SELECT count(DISTINCT day) FILTER (WHERE day >= %(day)s::date - 6) AS days_7,
            count(DISTINCT day) AS days_30
@@ -72,7 +77,34 @@ ON CONFLICT (resident_id) DO UPDATE SET
     last_glucose_at = EXCLUDED.last_glucose_at, systolic_7d = EXCLUDED.systolic_7d,
     diastolic_7d = EXCLUDED.diastolic_7d, systolic_30d = EXCLUDED.systolic_30d,
     diastolic_30d = EXCLUDED.diastolic_30d, bp_readings_30d = EXCLUDED.bp_readings_30d,
+    fasting_30d = EXCLUDED.fasting_30d, fasting_readings_30d = EXCLUDED.fasting_readings_30d,
     days_measured_7d = EXCLUDED.days_measured_7d, days_measured_30d = EXCLUDED.days_measured_30d
+"""
+
+
+_MONTHS = """
+INSERT INTO resident_months AS m (resident_id, month, bp_readings, systolic_sum,
+    diastolic_sum, fasting_readings, fasting_sum)
+SELECT r.id, mo.month, coalesce(bp.n, 0), coalesce(bp.s, 0), coalesce(bp.d, 0),
+       coalesce(g.n, 0), coalesce(g.s, 0)
+FROM unnest(%(residents)s::bigint[]) AS r(id)
+CROSS JOIN unnest(%(months)s::date[]) AS mo(month)
+CROSS JOIN LATERAL (
+    SELECT mo.month::timestamp AT TIME ZONE 'Asia/Shanghai' AS start,
+           (mo.month + interval '1 month')::timestamp AT TIME ZONE 'Asia/Shanghai' AS stop) b
+LEFT JOIN LATERAL (
+    SELECT count(*) AS n, sum(systolic) AS s, sum(diastolic) AS d FROM blood_pressure_readings
+    WHERE resident_id = r.id AND measured_at >= b.start AND measured_at < b.stop
+      AND NOT coalesce(body_movement, false) AND NOT coalesce(cuff_loose, false)) bp ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS n, sum(glucose_mmol) AS s FROM glucose_readings
+    WHERE resident_id = r.id AND measured_at >= b.start AND measured_at < b.stop
+      AND meal = 'fasting' AND NOT control_solution) g ON true
+ORDER BY r.id, mo.month
+ON CONFLICT (resident_id, month) DO UPDATE SET
+    bp_readings = EXCLUDED.bp_readings, systolic_sum = EXCLUDED.systolic_sum,
+    diastolic_sum = EXCLUDED.diastolic_sum, fasting_readings = EXCLUDED.fasting_readings,
+    fasting_sum = EXCLUDED.fasting_sum
 """
 
 
@@ -81,11 +113,39 @@ def local_day(now: datetime) -> date:
     return now.astimezone(LOCAL).date()
 
 
-async def refresh(conn: AsyncConnection[Any], residents: Sequence[int], now: datetime) -> None:
-    """Compute the residents' summaries as of `now`, in the caller's transaction (rows are
+def month_of(at: datetime) -> date:
+    """The calendar month (its first day) in China Standard Time."""
+    return local_day(at).replace(day=1)
+
+
+async def refresh(
+    conn: AsyncConnection[Any],
+    residents: Sequence[int],
+    now: datetime,
+    months: Iterable[date] = (),
+) -> None:
+    """Compute the residents' summaries as of `now`, and their months: the current one and
+    `months` (those their new readings fall in), in the caller's transaction (rows are
     written in resident order, the one lock order of every writer)."""
-    params = {"residents": sorted(set(residents)), "day": local_day(now)}
+    ordered = sorted(set(residents))
+    params = {"residents": ordered, "day": local_day(now)}
     await conn.execute(_REFRESH, params, prepare=False)
+    every = sorted({month_of(now), *months})
+    await conn.execute(_MONTHS, {"residents": ordered, "months": every}, prepare=False)
+
+
+async def rebuild_months(conn: AsyncConnection[Any], residents: Sequence[int]) -> None:
+    """Every month of the residents' readings computed again (readings loaded in bulk,
+    bypassing the checks that keep the months)."""
+    cur = await conn.execute(
+        """SELECT DISTINCT date_trunc('month', measured_at AT TIME ZONE 'Asia/Shanghai')::date
+           FROM (SELECT measured_at FROM blood_pressure_readings WHERE resident_id = ANY(%(r)s)
+                 UNION ALL
+                 SELECT measured_at FROM glucose_readings WHERE resident_id = ANY(%(r)s)) t""",
+        {"r": list(residents)},
+    )
+    months = [row[0] for row in await cur.fetchall()]
+    await conn.execute(_MONTHS, {"residents": sorted(residents), "months": months}, prepare=False)
 
 
 EVERYONE = sql.SQL("true")

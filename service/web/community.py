@@ -19,56 +19,53 @@ from psycopg import AsyncConnection, sql
 from dashboards.figures.rows import ControlMonth, ControlPlace
 from dashboards.ports import CommunityView, Viewer
 from service.access import VISIBLE_RESIDENT, viewer_parameters
+from service.readings import summaries
 from service.web.targets import bp_controlled, glucose_controlled, target_parameters
 from service.web.views import as_user
 
-_RATES = """
-WITH scope AS (
-    SELECT r.* FROM residents r
-    WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
-), bp AS (
-    SELECT {bp_group} AS grp, r.id, {bp_controlled} AS controlled
-    FROM scope r JOIN blood_pressure_readings b ON b.resident_id = r.id
-    WHERE 'hypertension' = ANY(r.conditions) AND b.measured_at >= %(since)s
-      AND b.measured_at < %(now)s
-      AND NOT coalesce(b.body_movement, false) AND NOT coalesce(b.cuff_loose, false)
-    GROUP BY 1, r.id, r.target_systolic, r.target_diastolic, r.birth_date
-), glucose AS (
-    SELECT {glucose_group} AS grp, r.id,
-           {glucose_controlled} AS controlled
-    FROM scope r JOIN glucose_readings g ON g.resident_id = r.id
-    WHERE 'diabetes' = ANY(r.conditions) AND g.meal = 'fasting' AND NOT g.control_solution
-      AND g.measured_at >= %(since)s AND g.measured_at < %(now)s
-    GROUP BY 1, r.id, r.target_fasting_glucose
-)
-SELECT grp, (SELECT count(*) FROM bp WHERE bp.grp = g.grp),
-       (SELECT count(*) FROM bp WHERE bp.grp = g.grp AND bp.controlled),
-       (SELECT count(*) FROM glucose gl WHERE gl.grp = g.grp),
-       (SELECT count(*) FROM glucose gl WHERE gl.grp = g.grp AND gl.controlled)
-FROM (SELECT grp FROM bp UNION SELECT grp FROM glucose) g
-ORDER BY grp
+# Control counts of each month: the residents' months (`resident_months`).
+_MONTHLY = """
+SELECT m.month,
+       count(*) FILTER (WHERE {hypertension} AND m.bp_readings > 0),
+       count(*) FILTER (WHERE {hypertension} AND m.bp_readings > 0 AND {bp_controlled}),
+       count(*) FILTER (WHERE {diabetes} AND m.fasting_readings > 0),
+       count(*) FILTER (WHERE {diabetes} AND m.fasting_readings > 0 AND {glucose_controlled})
+FROM resident_months m JOIN residents r ON r.id = m.resident_id
+WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
+  AND m.month >= %(first_month)s
+GROUP BY m.month ORDER BY m.month
 """
-_MONTH = "date_trunc('month', {t} AT TIME ZONE 'Asia/Shanghai')::date"
+# Control counts of the last 30 days by place, and the activity: the residents' summaries.
+_PLACES = """
+SELECT {group},
+       count(*) FILTER (WHERE {hypertension} AND s.bp_readings_30d > 0),
+       count(*) FILTER (WHERE {hypertension} AND s.bp_readings_30d > 0 AND {bp_controlled}),
+       count(*) FILTER (WHERE {diabetes} AND s.fasting_readings_30d > 0),
+       count(*) FILTER (WHERE {diabetes} AND s.fasting_readings_30d > 0 AND {glucose_controlled})
+FROM residents r LEFT JOIN resident_summaries s ON s.resident_id = r.id
+WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
+GROUP BY 1 ORDER BY 1
+"""
+_ACTIVITY = """
+SELECT count(*), count(*) FILTER (WHERE s.days_measured_7d > 0)
+FROM residents r LEFT JOIN resident_summaries s ON s.resident_id = r.id
+WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
+"""
+_CONDITIONS = {
+    "hypertension": sql.SQL("'hypertension' = ANY(r.conditions)"),
+    "diabetes": sql.SQL("'diabetes' = ANY(r.conditions)"),
+}
 
 
 def _rate(controlled: int, managed: int) -> float | None:
     return controlled / managed if managed else None
 
 
-async def _rates(
-    conn: AsyncConnection[Any], params: dict[str, Any], group: str | None
+async def _counts(
+    conn: AsyncConnection[Any], query: str, params: dict[str, Any], **parts: sql.Composable
 ) -> list[tuple[Any, int, int, int, int]]:
-    """Control counts per group (a place expression, or None for calendar months):
-    (group, bp managed, bp controlled, glucose managed, glucose controlled)."""
-    bp_group = group or _MONTH.format(t="b.measured_at")
-    glucose_group = group or _MONTH.format(t="g.measured_at")
-    statement = sql.SQL(_RATES).format(
-        visible=VISIBLE_RESIDENT,
-        bp_group=sql.SQL(bp_group),
-        glucose_group=sql.SQL(glucose_group),
-        bp_controlled=bp_controlled("avg(b.systolic)", "avg(b.diastolic)"),
-        glucose_controlled=glucose_controlled("avg(g.glucose_mmol)"),
-    )
+    """(group, bp managed, bp controlled, glucose managed, glucose controlled) rows."""
+    statement = sql.SQL(query).format(visible=VISIBLE_RESIDENT, **_CONDITIONS, **parts)
     values = params | target_parameters()
     cur = await conn.execute(statement, values, prepare=False)  # see service/web/panel.py
     return [(g, int(bm), int(bc), int(gm), int(gc)) for g, bm, bc, gm, gc in await cur.fetchall()]
@@ -83,19 +80,35 @@ async def community_view(
     if community_id is not None and community_id not in dict(communities):
         return None
     now = datetime.now(UTC)
-    first_month = (now - timedelta(days=335)).replace(day=1, hour=0, minute=0, second=0)
-    params = base | {"community": community_id, "now": now}
+    await summaries.refresh_stale(conn, now, VISIBLE_RESIDENT, base)
+    first_month = summaries.month_of(now - timedelta(days=335))
+    params = base | {"community": community_id, "now": now, "first_month": first_month}
+    monthly = await _counts(
+        conn,
+        _MONTHLY,
+        params,
+        bp_controlled=bp_controlled(
+            "m.systolic_sum / m.bp_readings", "m.diastolic_sum / m.bp_readings"
+        ),
+        glucose_controlled=glucose_controlled("m.fasting_sum / m.fasting_readings"),
+    )
     months = [
-        ControlMonth(m, _rate(bc, bm), _rate(gc, gm), bm, gm)
-        for m, bm, bc, gm, gc in await _rates(conn, params | {"since": first_month}, None)
+        ControlMonth(m, _rate(bc, bm), _rate(gc, gm), bm, gm) for m, bm, bc, gm, gc in monthly
     ]
     group = "coalesce((SELECT name FROM grids WHERE id = r.grid_id), '–')"
     if community_id is None:
         group = "(SELECT name FROM communities WHERE id = r.community_id)"
-    since = now - timedelta(days=30)
+    by_place = await _counts(
+        conn,
+        _PLACES,
+        params,
+        group=sql.SQL(group),
+        bp_controlled=bp_controlled("s.systolic_30d", "s.diastolic_30d"),
+        glucose_controlled=glucose_controlled("s.fasting_30d"),
+    )
     places = [
         ControlPlace(str(name), _rate(bc, bm), _rate(gc, gm), max(bm, gm))
-        for name, bm, bc, gm, gc in await _rates(conn, params | {"since": since}, group)
+        for name, bm, bc, gm, gc in by_place
     ]
     managed, measuring = await _activity(conn, params)
     name = dict(communities).get(community_id, "") if community_id else ""
@@ -125,17 +138,7 @@ async def communities_of(conn: AsyncConnection[Any], viewer: Viewer) -> list[tup
 
 async def _activity(conn: AsyncConnection[Any], params: dict[str, Any]) -> tuple[int, float | None]:
     """Residents under management, and the share who measured in the last 7 days."""
-    query = sql.SQL(
-        """SELECT count(*),
-                  count(*) FILTER (WHERE EXISTS (
-                      SELECT 1 FROM blood_pressure_readings b WHERE b.resident_id = r.id
-                        AND b.measured_at > %(now)s - interval '7 days')
-                   OR EXISTS (
-                      SELECT 1 FROM glucose_readings g WHERE g.resident_id = r.id
-                        AND g.measured_at > %(now)s - interval '7 days'))
-           FROM residents r
-           WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)"""
-    ).format(visible=VISIBLE_RESIDENT)
+    query = sql.SQL(_ACTIVITY).format(visible=VISIBLE_RESIDENT)
     cur = await conn.execute(query, params, prepare=False)
     row = await cur.fetchone()
     assert row is not None
