@@ -46,6 +46,19 @@ def _meter(records: int) -> GlucoseMeter:
     return meter
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MB: VmHWM, which starts afresh at exec, where Linux has it;
+    else ru_maxrss (on Linux that one keeps the parent's peak across fork and exec, so a
+    gateway started by a big process would report the parent's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass  # no /proc
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 async def _download(records: int, outbox_path: Path) -> tuple[float, int]:
     async with EmulatedHome(_meter(records)) as home, virtual_radio(link=home.link) as radio:
         options = BleakOptions(scanner=radio.scanner_options, client=radio.client_options)
@@ -67,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="linli-bench-gw-") as scratch:
         seconds, readings = asyncio.run(_download(args.records, Path(scratch) / "outbox.sqlite3"))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak_mb = peak_rss_mb()
     figures = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "records": args.records,
