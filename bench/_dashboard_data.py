@@ -20,7 +20,9 @@ from service.passwords import hash_password
 
 DOCTOR = "dr.bench"
 PASSWORD = "bench-password-2026"  # noqa: S105 (a scratch database's doctor)
-COMMUNITIES = ("敦仁社区", "兴华社区")
+COMMUNITIES = ("敦仁社区", "兴华社区")  # the doctor's; a city has more, numbered
+DOCTOR_COMMUNITIES = 2
+RESIDENTS_PER_COMMUNITY = 2500  # at most, so that the doctor serves about 5,000 in a city
 GRIDS = 10  # per community
 RESIDENTS_PER_GATEWAY = 50
 OPEN_ALERTS = 300
@@ -66,6 +68,7 @@ class Population:
     diastolic: np.ndarray
     bp_device: np.ndarray  # devices.id
     glucose_device: np.ndarray
+    doctors: np.ndarray  # bool: in a community the benchmark's doctor serves
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,10 @@ def _copy_ids(
     return np.array([r[0] for r in conn.execute(query)], dtype=np.int64)
 
 
-def _places(conn: psycopg.Connection[Any]) -> tuple[tuple[int, ...], np.ndarray]:
+def _places(conn: psycopg.Connection[Any], count: int) -> tuple[tuple[int, ...], np.ndarray]:
     """The communities and their grids: community ids, grid ids by [community, grid]."""
-    ids = _copy_ids(conn, "communities", ["name"], [(name,) for name in COMMUNITIES])
+    names = [*COMMUNITIES, *(f"第{k}社区" for k in range(len(COMMUNITIES) + 1, count + 1))]
+    ids = _copy_ids(conn, "communities", ["name"], [(name,) for name in names[:count]])
     communities = tuple(int(i) for i in ids)
     rows = [(c, f"第{g + 1}网格") for c in communities for g in range(GRIDS)]
     grids = _copy_ids(conn, "grids", ["community_id", "name"], rows)
@@ -124,8 +128,10 @@ def _places(conn: psycopg.Connection[Any]) -> tuple[tuple[int, ...], np.ndarray]
 def _residents(
     conn: psycopg.Connection[Any], n: int, days: int, rng: np.random.Generator
 ) -> tuple[tuple[int, ...], Population]:
-    """Residents spread over the communities and grids: hypertension ~80%, diabetes ~40%."""
-    communities, grids = _places(conn)
+    """Residents spread over the communities (two for up to 5,000 residents, then one more for
+    every 2,500) and grids: hypertension ~80%, diabetes ~40%."""
+    count = max(DOCTOR_COMMUNITIES, -(-n // RESIDENTS_PER_COMMUNITY))
+    communities, grids = _places(conn, count)
     community, grid = rng.integers(0, len(communities), n), rng.integers(0, GRIDS, n)
     diabetic = rng.random(n) < 0.4
     hypertensive = ~diabetic | (rng.random(n) < 0.5)
@@ -151,12 +157,14 @@ def _residents(
         diastolic=np.clip(rng.normal(84, 5, n), 68, 100),
         bp_device=np.zeros(n, dtype=np.int64),
         glucose_device=np.zeros(n, dtype=np.int64),
+        doctors=community < DOCTOR_COMMUNITIES,
     )
     return communities, population
 
 
 def _doctor(conn: psycopg.Connection[Any], communities: Sequence[int]) -> None:
-    """The doctor who serves every community, with a known password."""
+    """The doctor who serves the first two communities (every resident up to 5,000; about
+    5,000 of a city), with a known password."""
     row = conn.execute(
         """INSERT INTO users (username, display_name, role, password_hash, language)
            VALUES (%s, 'Dr Bench', 'doctor', %s, 'en') RETURNING id""",
@@ -390,13 +398,30 @@ def load(conninfo: str, residents: int, days: int, seed: int) -> Loaded:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         with conn.transaction():
             communities, population = _residents(conn, residents, days, rng)
-            _doctor(conn, communities)
+            _doctor(conn, communities[:DOCTOR_COMMUNITIES])
             population = _devices(conn, population)
         copying = time.perf_counter()
         rows, flagged = _load_readings(conninfo, population, days, seed)
         readings_seconds = time.perf_counter() - copying
         rows["findings"] = _findings(conn, flagged)
         rows["alerts"] = _alerts(conn, population, days, seed)
+        conn.execute("ANALYZE")
+    seconds = time.perf_counter() - started
+    return Loaded(population, communities, rows, readings_seconds, seconds)
+
+
+def load_homes(conninfo: str, residents: int, days: int, seed: int) -> Loaded:
+    """Residents with their gateways, devices, contacts and readings only (no doctor, findings
+    or alerts), then ANALYZE: the homes of a city, for the worker's benchmarks."""
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        with conn.transaction():
+            communities, population = _residents(conn, residents, days, rng)
+            population = _devices(conn, population)
+        copying = time.perf_counter()
+        rows, _ = _load_readings(conninfo, population, days, seed)
+        readings_seconds = time.perf_counter() - copying
         conn.execute("ANALYZE")
     seconds = time.perf_counter() - started
     return Loaded(population, communities, rows, readings_seconds, seconds)

@@ -182,7 +182,7 @@ def print_figures(console: Console, f: Figures) -> None:
 
 def panel_plan(loaded: Loaded, n: int, rng: np.random.Generator) -> list[Params]:
     """`n` panel queries: every sort, with and without community, condition, status filters."""
-    a, b = loaded.community_ids
+    a, b = loaded.community_ids[:2]  # the doctor's
     filters: list[Params] = [
         {},
         {"community": a},
@@ -193,7 +193,7 @@ def panel_plan(loaded: Loaded, n: int, rng: np.random.Generator) -> list[Params]
         {"status": "alerts"},
         {"status": "not_measuring"},
     ]
-    pages = max(1, math.ceil(len(loaded.population.ids) / 50))
+    pages = max(1, math.ceil(int(loaded.population.doctors.sum()) / 50))
     plan = []
     for i in range(n):
         chosen = filters[i % len(filters)]
@@ -256,8 +256,10 @@ def measure_pages(
     panels = panel_plan(loaded, args.requests, rng)
     resident = "/residents/{id}"
 
+    served = loaded.population.ids[loaded.population.doctors]
+
     def residents(n: int, days: int) -> list[Params]:
-        return [{"id": int(i), "days": days} for i in rng.choice(loaded.population.ids, n)]
+        return [{"id": int(i), "days": days} for i in rng.choice(served, n)]
 
     with httpx.Client(base_url=url, timeout=args.timeout) as client:
         sign_in(client)
@@ -272,7 +274,7 @@ def measure_pages(
                 found[f"resident, {days} days"] = measure(
                     client, resident, residents(n, days), shown
                 )
-        a, b = loaded.community_ids
+        a, b = loaded.community_ids[:2]
         views: list[Params] = [{}, {"community": a}, {"community": b}]
         found["today"] = measure(client, "/today", [{}] * max(3, args.long_requests // 3))
         found["community"] = measure(
