@@ -215,7 +215,10 @@ class Detector:
             return []
         days = np.asarray(days_with_bp)
         means = np.asarray(
-            [state.daily[d][control.SYSTOLIC] / state.daily[d][control.BP_COUNT] for d in days]
+            [
+                state.daily[d][control.SYSTOLIC] / state.daily[d][control.BP_COUNT]
+                for d in days_with_bp  # ints: looking days up by numpy integers is slow
+            ]
         )
         if state.drift_baseline is not None:
             level = drift.recent_level(days, means, until, th)

@@ -92,7 +92,7 @@ class ResidentState:
             next_check=_time(data.get("next_check")),
             last_reading_at=_time(data.get("last_reading_at")),
             recent_times=[float(t) for t in data.get("recent_times", [])],
-            daily={int(day): [float(v) for v in sums] for day, sums in data["daily"].items()}
+            daily={int(day): list(map(float, sums)) for day, sums in data["daily"].items()}
             if "daily" in data
             else {},
             irregular=[float(t) for t in data.get("irregular", [])],

@@ -15,7 +15,8 @@ Scales:
           database) and detection 100,000 residents x 90 days; hours, run by hand
 
 Parts: ingest (API against COPY), latency (reading to SMS under load), dashboards (panel,
-resident and community pages), detection (`linli analyze` on a labelled cohort), gateway
+resident and community pages), detection (`linli analyze` on a labelled cohort), checks (the
+worker's daily checks of every resident), gateway
 (one meter's download), memory (peak RSS of the API, worker and gateway processes the other
 parts start; it needs at least one of them).
 """
@@ -45,24 +46,25 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import _suite_rows as rows
-from bench import alert_latency, dashboard, detection, ingest
+from bench import alert_latency, dashboard, detection, ingest, scheduled_checks
 from bench._memory import PeakSampler
 from bench._servers import PROJECT_ROOT, BenchError
 from bench._suite_rows import Row
 from service.embedded import embedded_server
 from service.errors import DatabaseUnavailable
 
-PARTS = ("ingest", "latency", "dashboards", "detection", "gateway", "memory")
+PARTS = ("ingest", "latency", "dashboards", "detection", "checks", "gateway", "memory")
 MODULES = {
     "ingest": "bench.ingest",
     "latency": "bench.alert_latency",
     "dashboards": "bench.dashboard",
     "detection": "bench.detection",
+    "checks": "bench.scheduled_checks",
     "gateway": "bench.gateway",
 }
 # The processes memory measures are started by these parts.
 MEMORY_SOURCES = ("ingest", "latency", "dashboards", "detection", "gateway")
-ON_DATABASE = ("ingest", "latency", "dashboards")
+ON_DATABASE = ("ingest", "latency", "dashboards", "checks")
 # Arguments per scale and part, as on each benchmark's command line; empty: its defaults.
 SCALES: dict[str, dict[str, str]] = {
     "small": {
@@ -70,15 +72,18 @@ SCALES: dict[str, dict[str, str]] = {
         "latency": "--residents 20 --load-homes 10 --load-rate 50",
         "dashboards": "--residents 200 --days 30 --requests 10 --long-requests 3 --repeat 3",
         "detection": "--residents 200 --days 30",
+        "checks": "--residents 500 --days 20 --sample 50",
         "gateway": "--records 200",
     },
-    "medium": dict.fromkeys(MODULES, ""),
+    # Each benchmark's own defaults, but the scheduled checks of a tenth of a city.
+    "medium": dict.fromkeys(MODULES, "") | {"checks": "--residents 10000"},
     "city": {
         # About a day of a 100,000-resident city's readings, 200 from each home.
         "ingest": "--readings 200000 --devices 2000 --rounds 3",
         "latency": "--load-homes 200 --load-rate 1000",
         "dashboards": "--residents 100000 --days 365",
         "detection": "--residents 100000 --days 90",
+        "checks": "--residents 100000",
         "gateway": "",  # one home's meter: a city changes nothing there
     },
 }
@@ -139,6 +144,12 @@ def run_detection(argv: list[str], console: Console) -> tuple[Figures, list[Row]
     return figures, rows.detection_rows(figures)
 
 
+def run_checks(argv: list[str], console: Console) -> tuple[Figures, list[Row]]:
+    """bench.scheduled_checks: the daily checks of every resident, as the worker runs them."""
+    figures = scheduled_checks.run(scheduled_checks.parse_args(argv), console)
+    return figures, [rows.scheduled_checks_row(figures)]
+
+
 def run_gateway(argv: list[str], console: Console) -> tuple[Figures, list[Row]]:
     """bench.gateway in a child process of its own, so that its peak RSS is the gateway's."""
     with tempfile.TemporaryDirectory(prefix="linli-suite-gw-") as scratch:
@@ -160,6 +171,7 @@ RUNNERS: dict[str, Runner] = {
     "latency": run_latency,
     "dashboards": run_dashboards,
     "detection": run_detection,
+    "checks": run_checks,
     "gateway": run_gateway,
 }
 

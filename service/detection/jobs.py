@@ -3,14 +3,16 @@
 - `detection.check_resident` runs as soon as an upload stored readings for a resident; a
   queueing lock keeps at most one waiting job per resident, however many uploads arrive.
 - `detection.tick` runs every minute: it fires what fell due (re-measure windows ending,
-  the daily checks) and sweeps up queued readings whose job was never deferred (a crash
-  between the upload's commit and the deferral), so no reading is left unchecked; then it
-  refreshes the resident summaries of an earlier day (`service.readings.summaries`).
+  the daily checks; for up to `DUE_SECONDS` when many are due) and sweeps up queued readings
+  whose job was never deferred (a crash between the upload's commit and the deferral), so no
+  reading is left unchecked; then it refreshes the resident summaries of an earlier day
+  (`service.readings.summaries`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -29,6 +31,24 @@ QUEUE = "detection"
 CHECK_PRIORITY = 5
 # Resident summaries the minute's tick refreshes at most (all of them just after midnight).
 SUMMARIES = 5000
+# The daily checks fall due for everyone at once: the tick advances residents a chunk at a
+# time for most of its minute, and the next tick goes on, so that ticks do not overlap.
+DUE_CHUNK = 1000
+DUE_SECONDS = 45.0
+
+
+async def advance_due(
+    pool: AsyncConnectionPool, now: datetime, chunk: int = DUE_CHUNK, seconds: float = DUE_SECONDS
+) -> int:
+    """Advance everyone due by `now`, `chunk` residents at a time, until nobody is or
+    `seconds` have passed; how many were advanced."""
+    deadline = time.monotonic() + seconds
+    advanced = 0
+    while True:
+        n = await run_due(pool, now, chunk)
+        advanced += n
+        if n < chunk or time.monotonic() >= deadline:
+            return advanced
 
 
 class DetectionJobs:
@@ -64,7 +84,7 @@ class DetectionJobs:
 
     async def _tick(self, timestamp: int) -> None:
         swept = await check_all_queued(self.pool)
-        due = await run_due(self.pool, self.clock())
+        due = await advance_due(self.pool, self.clock())
         if swept or due:
             log.info("detection tick: %d residents swept, %d advanced", swept, due)
         # The pages' clock, not detection's: summaries end on the day the panel shows.

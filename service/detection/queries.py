@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
@@ -166,7 +168,6 @@ class ProfileRow:
 
     def thresholds(self) -> Thresholds:
         """Defaults, then the community's overrides, then the resident's, then the targets."""
-        thresholds = DEFAULT_THRESHOLDS.with_overrides({"time_zone": self.time_zone})
         targets: dict[str, Any] = {}
         if self.target_systolic is not None:
             targets |= {"target_systolic": self.target_systolic}
@@ -176,12 +177,38 @@ class ProfileRow:
             targets |= {"elderly_target_diastolic": self.target_diastolic}
         if self.target_fasting_glucose is not None:
             targets |= {"fasting_glucose_target": self.target_fasting_glucose}
-        for layer in (self.community_overrides, self.resident_overrides, targets):
-            try:
-                thresholds = thresholds.with_overrides(layer)
-            except ValueError as exc:  # refused by the admin API; only old rows can hold it
-                log.warning("resident %d: detection settings ignored: %s", self.id, exc)
+        layers = (self.community_overrides, self.resident_overrides, targets)
+        key = json.dumps([self.time_zone, layers], sort_keys=True)
+        found = _THRESHOLDS.get(key)
+        if found is None:
+            found = _layered(self.time_zone, layers)
+            if len(_THRESHOLDS) >= _THRESHOLDS_KEPT:
+                _THRESHOLDS.clear()
+            _THRESHOLDS[key] = found
+        thresholds, refused = found
+        for reason in refused:  # refused by the admin API; only old rows can hold it
+            log.warning("resident %d: detection settings ignored: %s", self.id, reason)
         return thresholds
+
+
+# Most residents share their settings: the scheduled checks build thresholds for thousands.
+_THRESHOLDS: dict[str, tuple[Thresholds, tuple[str, ...]]] = {}
+_THRESHOLDS_KEPT = 4096
+
+
+def _layered(
+    time_zone: str, layers: tuple[dict[str, Any], ...]
+) -> tuple[Thresholds, tuple[str, ...]]:
+    """The thresholds of the time zone with each layer over the one before; and why any
+    layer was refused."""
+    thresholds = DEFAULT_THRESHOLDS.with_overrides({"time_zone": time_zone})
+    refused = []
+    for layer in layers:
+        try:
+            thresholds = thresholds.with_overrides(layer)
+        except ValueError as exc:
+            refused.append(str(exc))
+    return thresholds, tuple(refused)
 
 
 async def load_profile(conn: AsyncConnection[Any], resident_id: int) -> ProfileRow | None:
@@ -230,13 +257,88 @@ async def lock_state(conn: AsyncConnection[Any], resident_id: int) -> ResidentSt
 
 async def save_state(conn: AsyncConnection[Any], resident_id: int, state: ResidentState) -> None:
     """Store the state, and when it next needs attention."""
-    window_end = None if state.window is None else state.window.ends_at
-    due = [t for t in (state.next_check, window_end) if t is not None]
     await conn.execute(
         """UPDATE detection_states SET state = %s, due_at = %s, updated_at = now()
            WHERE resident_id = %s""",
-        (Jsonb(state.to_json()), min(due, default=None), resident_id),
+        (Jsonb(state.to_json()), _due_at(state), resident_id),
     )
+
+
+def _due_at(state: ResidentState) -> datetime | None:
+    """When the state next needs attention: its daily check, or its window's end."""
+    window_end = None if state.window is None else state.window.ends_at
+    return min((t for t in (state.next_check, window_end) if t is not None), default=None)
+
+
+@dataclass
+class DueResident(ProfileRow):
+    """A resident with something due, and all a scheduled check reads, unlocked."""
+
+    version: str  # the state row's xmin: it changes whenever the row is written
+    state: str  # JSON
+    gateway_seen: datetime | None
+    queued: bool  # readings wait for the resident: those are checked first
+
+    def resident_state(self) -> ResidentState:
+        """The state as detection keeps it."""
+        return ResidentState.from_json(orjson.loads(self.state))
+
+
+async def due_residents(conn: AsyncConnection[Any], now: datetime, limit: int) -> list[DueResident]:
+    """Residents with something due by `now` (at most `limit`, the earliest first), each with
+    profile, settings, state and gateway, read in one statement and without locks."""
+    async with conn.cursor(row_factory=class_row(DueResident)) as cur:
+        await cur.execute(
+            """SELECT r.id, r.birth_date, r.conditions, r.time_zone, r.target_systolic,
+                      r.target_diastolic, r.target_fasting_glucose,
+                      c.detection_overrides AS community_overrides,
+                      r.detection_overrides AS resident_overrides,
+                      s.xmin::text AS version, s.state::text AS state,
+                      (SELECT max(g.last_seen_at)
+                       FROM device_users du
+                       JOIN devices d ON d.id = du.device_id
+                       JOIN gateways g ON g.id = d.gateway_id
+                       WHERE du.resident_id = s.resident_id) AS gateway_seen,
+                      EXISTS (SELECT FROM readings_to_check q
+                              WHERE q.resident_id = s.resident_id) AS queued
+               FROM detection_states s
+               JOIN residents r ON r.id = s.resident_id
+               JOIN communities c ON c.id = r.community_id
+               WHERE s.due_at <= %s
+               ORDER BY s.due_at
+               LIMIT %s""",
+            (now, limit),
+        )
+        return await cur.fetchall()
+
+
+async def save_state_if_unchanged(
+    conn: AsyncConnection[Any], resident: DueResident, state: ResidentState
+) -> bool:
+    """Store the state unless the stored one changed since `due_residents` read it, or
+    readings now wait for the resident; whether it was stored. The row stays locked until
+    the transaction ends."""
+    cur = await conn.execute(
+        """UPDATE detection_states SET state = %s, due_at = %s, updated_at = now()
+           WHERE resident_id = %s AND xmin = %s::xid
+             AND NOT EXISTS (SELECT FROM readings_to_check WHERE resident_id = %s)""",
+        (
+            Jsonb(state.to_json(), dumps=_dumps),
+            _due_at(state),
+            resident.id,
+            resident.version,
+            resident.id,
+        ),
+    )
+    return cur.rowcount == 1
+
+
+def _dumps(value: Any) -> bytes | str:
+    """JSON text of a state: orjson, or the standard library for what orjson refuses."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        return json.dumps(value)
 
 
 async def record_findings(

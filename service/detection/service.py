@@ -7,6 +7,7 @@ leaves the readings queued for the next one. The clock (`now`) is passed in.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,13 +64,59 @@ async def check_resident(
     return findings
 
 
-async def run_due(pool: AsyncConnectionPool, now: datetime, limit: int = 1000) -> int:
-    """Advance every resident with something due by `now`; how many were advanced."""
+async def run_due(
+    pool: AsyncConnectionPool, now: datetime, limit: int = 1000, concurrency: int = 4
+) -> int:
+    """Advance every resident with something due by `now` (at most `limit`, the earliest
+    first), `concurrency` at a time; how many were advanced.
+
+    One statement reads them all, without locks; each resident's new state, findings and
+    alerts are then written in a transaction of their own, provided the stored state is still
+    the one read. A resident whose state changed meanwhile (a check of new readings ran), or
+    whose readings wait to be checked, goes through `check_resident` instead."""
     async with pool.connection() as conn:
-        residents = await queries.residents_due(conn, now, limit)
-    for resident_id in residents:
+        due = await queries.due_residents(conn, now, limit)
+    pending = iter(due)
+    locked: list[int] = []
+
+    async def advance_some() -> None:
+        async with pool.connection() as conn:
+            # One statement is the whole transaction of a resident without findings.
+            await conn.set_autocommit(True)
+            done = False
+            try:
+                for resident in pending:
+                    if resident.queued or not await _advance(conn, resident, now):
+                        locked.append(resident.id)
+                done = True
+            finally:
+                if done:
+                    await conn.set_autocommit(False)
+                else:  # the pool replaces a closed connection: no autocommit one goes back
+                    await conn.close()
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(concurrency, len(due))):
+            group.create_task(advance_some())
+    for resident_id in locked:
         await check_resident(pool, resident_id, now)
-    return len(residents)
+    return len(due)
+
+
+async def _advance(
+    conn: AsyncConnection[Any], resident: queries.DueResident, now: datetime
+) -> bool:
+    """Fire what is due for the resident by `now` and store it; False, storing nothing, when
+    the stored state is no longer the one read."""
+    detector = Detector(resident.profile(), resident.thresholds(), resident.resident_state())
+    findings = detector.advance(now, resident.gateway_seen)
+    if not findings:
+        return await queries.save_state_if_unchanged(conn, resident, detector.state)
+    async with conn.transaction():
+        if not await queries.save_state_if_unchanged(conn, resident, detector.state):
+            return False
+        await queries.record_findings(conn, resident.id, findings, now)
+    return True
 
 
 async def check_all_queued(
