@@ -27,9 +27,10 @@ class Home:
     api: httpx.Client
     token: str
     resident_id: int
+    serial_suffix: str = ""  # a neighbour's devices: "BP-HOME-2", "GL-HOME-2"
 
     def upload(self, *readings: Reading) -> None:
-        items = [item(r) for r in readings]
+        items = [item(r, self.serial_suffix) for r in readings]
         answer = self.api.post(
             "/v1/readings",
             json={"readings": items},
@@ -39,12 +40,12 @@ class Home:
         assert answer.json()["rejected"] == 0, answer.text
 
 
-def item(reading: Reading) -> dict[str, Any]:
+def item(reading: Reading, serial_suffix: str = "") -> dict[str, Any]:
     when = reading.measured_at.isoformat()
     if reading.kind is Kind.BLOOD_PRESSURE:
         return {
             "kind": "blood_pressure",
-            "device_serial": "BP-HOME",
+            "device_serial": "BP-HOME" + serial_suffix,
             "measured_at": when,
             "unit": "mmHg",
             "systolic": reading.systolic,
@@ -53,7 +54,7 @@ def item(reading: Reading) -> dict[str, Any]:
         }
     return {
         "kind": "glucose",
-        "device_serial": "GL-HOME",
+        "device_serial": "GL-HOME" + serial_suffix,
         "measured_at": when,
         "unit": "mmol/L",
         "concentration": reading.glucose_mmol_l,

@@ -12,6 +12,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -21,6 +22,10 @@ from service.detection import queries
 from service.readings import summaries
 
 log = logging.getLogger(__name__)
+# The database being away ends a round (the next one retries everyone). Any other error is
+# one resident's own, say a state naming a rule this version no longer has: it is logged,
+# the resident stays due or queued, and the round goes on with the others.
+_AWAY = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 async def _detector(conn: AsyncConnection[Any], resident_id: int) -> Detector | None:
@@ -68,7 +73,8 @@ async def run_due(
     pool: AsyncConnectionPool, now: datetime, limit: int = 1000, concurrency: int = 4
 ) -> int:
     """Advance every resident with something due by `now` (at most `limit`, the earliest
-    first), `concurrency` at a time; how many were advanced.
+    first), `concurrency` at a time; how many were taken up (one whose check failed is
+    logged and stays due).
 
     One statement reads them all, without locks; each resident's new state, findings and
     alerts are then written in a transaction of their own, provided the stored state is still
@@ -86,8 +92,13 @@ async def run_due(
             done = False
             try:
                 for resident in pending:
-                    if resident.queued or not await _advance(conn, resident, now):
-                        locked.append(resident.id)
+                    try:
+                        if resident.queued or not await _advance(conn, resident, now):
+                            locked.append(resident.id)
+                    except _AWAY:
+                        raise
+                    except Exception:
+                        log.exception("resident %d: scheduled check failed", resident.id)
                 done = True
             finally:
                 if done:
@@ -99,7 +110,7 @@ async def run_due(
         for _ in range(min(concurrency, len(due))):
             group.create_task(advance_some())
     for resident_id in locked:
-        await check_resident(pool, resident_id, now)
+        await _check_apart(pool, resident_id, now)
     return len(due)
 
 
@@ -127,5 +138,17 @@ async def check_all_queued(
     async with pool.connection() as conn:
         residents = await queries.residents_with_queued(conn, limit, older_than)
     for resident_id in residents:
-        await check_resident(pool, resident_id)
+        await _check_apart(pool, resident_id)
     return len(residents)
+
+
+async def _check_apart(
+    pool: AsyncConnectionPool, resident_id: int, now: datetime | None = None
+) -> None:
+    """`check_resident` for one of many: an error of the resident's own is logged, not raised."""
+    try:
+        await check_resident(pool, resident_id, now)
+    except _AWAY:
+        raise
+    except Exception:
+        log.exception("resident %d: check failed", resident_id)

@@ -16,9 +16,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from service.detection import queries
 from service.detection.jobs import advance_due
-from service.detection.service import check_resident, run_due
+from service.detection.service import check_all_queued, check_resident, run_due
 from service.settings import Settings
 from tests.conftest import LiveServer
+from tests.factories import assign, new_gateway, resident
 from tests.homes import Home, alerts, glucose, make_home, start_of
 
 T = TypeVar("T")
@@ -102,3 +103,51 @@ def test_a_state_written_after_it_was_read_is_left_as_written(home, db, settings
     assert on_pool(settings.database_url, race) == (False, True)
     clock = db.execute("SELECT state ->> 'clock' FROM detection_states").fetchone()[0]
     assert datetime.fromisoformat(clock) == meanwhile
+
+
+def test_a_resident_whose_check_fails_holds_up_nobody_else(home, db, settings, caplog):
+    url = settings.database_url
+    start = start_of(5)
+    home.upload(glucose(start, 6.0))
+    checked(url, home.resident_id, start)
+    # A neighbour in the same community, with a meter of her own behind her own gateway.
+    (place,) = db.execute(
+        "SELECT community_id FROM residents WHERE id = %s", (home.resident_id,)
+    ).fetchone()
+    _, token = new_gateway(url, "李家")
+    neighbour = Home(home.api, token, resident(db, place, "李桂兰"), serial_suffix="-2")
+    neighbour.upload(glucose(start, 6.2))
+    assign(url, "GL-HOME-2", neighbour.resident_id)
+    checked(url, neighbour.resident_id, start)
+    # The first resident's state names a rule this version no longer has (an open alert of
+    # a rule since retired): checking her raises.
+    db.execute(
+        """UPDATE detection_states
+           SET state = jsonb_set(state, '{alerts,open}',
+                                 '{"bp.retired": ["warning", "2026-01-02T00:00:00+00:00"]}')
+           WHERE resident_id = %s""",
+        (home.resident_id,),
+    )
+
+    def clocks() -> dict[int, datetime]:
+        rows = db.execute("SELECT resident_id, state ->> 'clock' FROM detection_states")
+        return {r: datetime.fromisoformat(clock) for r, clock in rows}
+
+    now = start + timedelta(days=2)
+    assert on_pool(url, lambda pool: advance_due(pool, now)) == 2
+    assert clocks() == {home.resident_id: start, neighbour.resident_id: now}
+    assert f"resident {home.resident_id}: scheduled check failed" in caplog.text
+    still_due = "SELECT resident_id FROM detection_states WHERE due_at <= %s"
+    assert db.execute(still_due, (now,)).fetchall() == [(home.resident_id,)]
+
+    # The minute's sweep: both have a low reading waiting; the neighbour's is checked.
+    home.upload(glucose(now, 2.6))
+    neighbour.upload(glucose(now, 2.6))
+    caplog.clear()
+    swept = on_pool(url, lambda pool: check_all_queued(pool, older_than=timedelta(0)))
+    assert swept == 2
+    assert f"resident {home.resident_id}: check failed" in caplog.text
+    opened = db.execute("SELECT resident_id, rule FROM alerts WHERE state = 'open'").fetchall()
+    assert opened == [(neighbour.resident_id, "glucose.hypo.level2")]
+    waiting = "SELECT resident_id, count(*) FROM readings_to_check GROUP BY 1"
+    assert db.execute(waiting).fetchall() == [(home.resident_id, 1)]
