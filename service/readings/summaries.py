@@ -124,14 +124,14 @@ async def refresh(
     now: datetime,
     months: Iterable[date] = (),
 ) -> None:
-    """Compute the residents' summaries as of `now`, and their months: the current one and
-    `months` (those their new readings fall in), in the caller's transaction (rows are
-    written in resident order, the one lock order of every writer)."""
+    """Compute the residents' summaries as of `now`, and their `months` (those their new
+    readings fall in: no other month's readings changed), in the caller's transaction (rows
+    are written in resident order, the one lock order of every writer)."""
     ordered = sorted(set(residents))
     params = {"residents": ordered, "day": local_day(now)}
     await conn.execute(_REFRESH, params, prepare=False)
-    every = sorted({month_of(now), *months})
-    await conn.execute(_MONTHS, {"residents": ordered, "months": every}, prepare=False)
+    if every := sorted(set(months)):
+        await conn.execute(_MONTHS, {"residents": ordered, "months": every}, prepare=False)
 
 
 async def rebuild_months(conn: AsyncConnection[Any], residents: Sequence[int]) -> None:
@@ -174,9 +174,21 @@ async def refresh_stale(
         cur = await conn.execute(query, values, prepare=False)
         residents = [int(row[0]) for row in await cur.fetchall()]
     for start in range(0, len(residents), CHUNK):
+        chunk = residents[start : start + CHUNK]
         async with conn.transaction():
-            await refresh(conn, residents[start : start + CHUNK], now)
+            await refresh(conn, chunk, now, await _queued_months(conn, chunk))
     return len(residents)
+
+
+async def _queued_months(conn: AsyncConnection[Any], residents: Sequence[int]) -> list[date]:
+    """The months of the residents' readings still waiting to be checked: a day rolling
+    over changes no month, readings arriving do."""
+    cur = await conn.execute(
+        """SELECT DISTINCT date_trunc('month', measured_at AT TIME ZONE 'Asia/Shanghai')::date
+           FROM readings_to_check WHERE resident_id = ANY(%s)""",
+        (list(residents),),
+    )
+    return [row[0] for row in await cur.fetchall()]
 
 
 async def refresh_everyone(pool: AsyncConnectionPool, now: datetime, limit: int) -> int:

@@ -183,3 +183,15 @@ def test_the_community_counts_each_residents_month_late_readings_included(home, 
     home.upload(bp(local(ago - 2, 8), 100, 60))
     run(settings.database_url, home.resident_id)
     assert months(settings.database_url)[before.replace(day=1)].bp_rate == 1
+
+
+def test_with_no_worker_the_community_counts_waiting_readings_in_their_own_month(home, settings):
+    this_month = datetime.now(LOCAL).date().replace(day=1)
+    before = this_month - timedelta(days=10)
+    ago = (datetime.now(LOCAL).date() - before).days
+    # Uploaded, never checked: one reading of last month (late), one of this month.
+    home.upload(bp(local(ago, 8), 160, 95), bp(local(0, 8), 130, 80))
+    found = months(settings.database_url)  # the page refreshes what it finds stale
+    last, now = found[before.replace(day=1)], found[this_month]
+    assert (last.bp_managed, last.bp_rate) == (1, 0)
+    assert (now.bp_managed, now.bp_rate) == (1, 1)
