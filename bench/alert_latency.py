@@ -19,7 +19,6 @@ import math
 import os
 import platform
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,15 +28,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import NoReturn
 
-import httpx
-import orjson
-import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from bench import _main
 from bench._alert_homes import Pace, create_homes, measure_under_load
 from bench._servers import (
     PROJECT_ROOT,
@@ -283,29 +278,17 @@ def run(args: argparse.Namespace) -> Figures:
         )
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
-    """SIGTERM: unwind like Ctrl-C, so that everything started is stopped."""
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table; exit 1 with one line on failure, 130 on Ctrl-C."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    try:
+    console = _main.console(120)
+
+    def work() -> dict[str, object]:
         figures = run(args)
         print_figures(console, figures)
-        if args.json:
-            document = {**asdict(figures), "target_p99_ms": TARGET_P99_MS}
-            args.json.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-    except (BenchError, psycopg.Error, httpx.HTTPError, OSError) as exc:
-        print(f"bench.alert_latency: {' '.join(str(exc).split()) or repr(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench.alert_latency: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    return 0
+        return {**asdict(figures), "target_p99_ms": TARGET_P99_MS}
+
+    return _main.run_main("bench.alert_latency", work, args.json)
 
 
 if __name__ == "__main__":

@@ -23,25 +23,23 @@ import asyncio
 import math
 import os
 import platform
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import numpy as np
-import orjson
 import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 from rich.table import Table
 
+from bench import _main
 from bench._dashboard_data import DOCTOR, PASSWORD, Loaded, load
 from bench._servers import BenchError, api_server, bench_databases, migrated_scratch
 from service.readings import summaries
@@ -396,29 +394,17 @@ def run(args: argparse.Namespace, console: Console) -> Figures:
         )
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
-    """SIGTERM: unwind like Ctrl-C, so that everything started is stopped."""
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table; exit 1 with one line on failure, 130 on Ctrl-C."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    try:
+    console = _main.console(120)
+
+    def work() -> dict[str, Any]:
         figures = run(args, console)
         print_figures(console, figures)
-        if args.json:
-            document = orjson.dumps(figures.as_json(), option=orjson.OPT_INDENT_2)
-            args.json.write_bytes(document + b"\n")
-    except (BenchError, psycopg.Error, httpx.HTTPError, OSError) as exc:
-        print(f"bench.dashboard: {' '.join(str(exc).split()) or repr(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench.dashboard: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    return 0
+        return figures.as_json()
+
+    return _main.run_main("bench.dashboard", work, args.json)
 
 
 if __name__ == "__main__":

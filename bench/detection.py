@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
+from bench import _main
 from bench._evaluate_rules import EVENT_RULES
 from bench.cohort import CST, CohortConfig, CohortSummary, generate
 from bench.evaluate import SEVERITIES, Detection, Evaluation, evaluate_files
@@ -233,19 +233,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; exit 1 with one line on failure, 130 on Ctrl-C."""
     args = parse_args(argv)
-    # Wide enough for the tables when the output goes to a file or a pipe.
-    console = Console(width=None if sys.stdout.isatty() else 132)
-    try:
-        figures = run(args, console)
-        if args.json:
-            args.json.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
-    except (DetectionBenchError, OSError, ValueError) as exc:
-        print(f"bench.detection: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench.detection: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    failures = (DetectionBenchError, OSError, ValueError)
+    return _main.run_main(
+        "bench.detection", lambda: run(args, _main.console()), args.json, failures
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import signal
 import statistics
 import sys
 import time
@@ -25,14 +24,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import orjson
 import psycopg
 from psycopg import sql
 
+from bench import _main
 from bench._data import BenchDevice, Sample, batches, copy_row, encode_body
 from bench._data import make_devices_and_samples as make_data
 from bench._servers import BenchError, Databases, api_server, bench_databases
@@ -333,29 +332,16 @@ def run(args: argparse.Namespace) -> Figures:
         )
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
-    """SIGTERM: unwind like Ctrl-C, so that everything started is stopped."""
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table; exit 1 with one line on failure, 130 on Ctrl-C."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
+
+    def work() -> dict[str, Any]:
         figures = run(args)
         print(render_table(figures))
-        if args.json:
-            args.json.write_bytes(
-                orjson.dumps(figures.as_json(), option=orjson.OPT_INDENT_2) + b"\n"
-            )
-    except (BenchError, psycopg.Error, OSError) as exc:
-        print(f"bench.ingest: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench.ingest: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    return 0
+        return figures.as_json()
+
+    return _main.run_main("bench.ingest", work, args.json)
 
 
 if __name__ == "__main__":

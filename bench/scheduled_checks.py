@@ -41,14 +41,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 from rich.table import Table
 
+from bench import _main
 from bench._city_states import City, build_city, database_copy
-from bench._servers import BenchError, bench_databases, migrated_scratch
+from bench._servers import bench_databases, migrated_scratch
 from service.detection import queries
 from service.detection.service import check_resident, run_due
 from service.settings import Settings
@@ -107,7 +107,7 @@ class Timed:
 async def one_by_one(pool: AsyncConnectionPool, now: datetime, limit: int = 1000) -> int:
     """`check_resident` for each resident due by `now` (at most `limit`), one after another."""
     async with pool.connection() as conn:
-        residents = await queries.residents_due(conn, now, limit)
+        residents = [due.id for due in await queries.due_residents(conn, now, limit)]
     for resident_id in residents:
         await check_resident(pool, resident_id, now)
     return len(residents)
@@ -368,18 +368,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; exit 1 with one line on failure, 130 on Ctrl-C."""
     args = parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 132)
-    try:
-        figures = run(args, console)
-        if args.json:
-            args.json.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
-    except (BenchError, psycopg.Error, OSError) as exc:
-        print(f"bench.scheduled_checks: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench.scheduled_checks: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return _main.run_main("bench.scheduled_checks", lambda: run(args, _main.console()), args.json)
 
 
 if __name__ == "__main__":

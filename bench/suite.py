@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,8 +35,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import orjson
@@ -45,8 +43,8 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from bench import _main, alert_latency, dashboard, detection, ingest, scheduled_checks
 from bench import _suite_rows as rows
-from bench import alert_latency, dashboard, detection, ingest, scheduled_checks
 from bench._memory import PeakSampler
 from bench._servers import PROJECT_ROOT, BenchError
 from bench._suite_rows import Row
@@ -315,8 +313,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_suite(args: argparse.Namespace, console: Console) -> tuple[dict[str, Any], bool]:
-    """Run the chosen parts; return the JSON document and whether every part finished."""
+def run_suite(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Run the chosen parts; return the JSON document (a part that failed has its error)."""
     started = time.monotonic()
     date = datetime.now(UTC).isoformat(timespec="seconds")
     uses_database = set(args.parts) & set(ON_DATABASE)
@@ -342,28 +340,15 @@ def run_suite(args: argparse.Namespace, console: Console) -> tuple[dict[str, Any
     title = f"Linli benchmark suite, scale {args.scale}, {date}: {seconds:.0f} s in all"
     console.rule()
     console.print(summary_table(results, title))
-    finished = all(r.error is None for r in results)
-    return document(args.scale, info, results, date, seconds), finished
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
-    """SIGTERM: unwind like Ctrl-C, so that everything started is stopped."""
-    raise KeyboardInterrupt
+    return document(args.scale, info, results, date, seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite; exit 1 when a part failed (the others still run), 130 on Ctrl-C."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    console = Console(width=None if sys.stdout.isatty() else 132)
-    try:
-        found, finished = run_suite(args, console)
-        if args.json:
-            args.json.write_bytes(orjson.dumps(found, option=orjson.OPT_INDENT_2) + b"\n")
-    except (BenchError, psycopg.Error, OSError) as exc:
-        print(f"bench: {' '.join(str(exc).split()) or repr(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    return 0 if finished else 1
+    return _main.run_main(
+        "bench",
+        lambda: run_suite(args, _main.console()),
+        args.json,
+        succeeded=lambda found: all(p["error"] is None for p in found["parts"].values()),
+    )

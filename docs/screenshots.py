@@ -32,18 +32,11 @@ from pathlib import Path
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the repository's tests package: its Chromium flags
+import tests.chromium  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
-# Run as root on a closed network: no sandbox, no GPU, and none of Chromium's own calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+CHROMIUM_ARGS = [*tests.chromium.CHROMIUM_ARGS, "--hide-scrollbars"]
 PASSWORD = "linli-demo"  # noqa: S105 (the demo's published password)
 DURATION_S = 150  # the demo's --duration: enough for every page below
 STARTUP_S = 300  # a first start seeds the district (and initialises the embedded database)

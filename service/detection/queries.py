@@ -138,16 +138,6 @@ async def residents_with_queued(
     return [row[0] for row in await cur.fetchall()]
 
 
-async def residents_due(conn: AsyncConnection[Any], now: datetime, limit: int) -> list[int]:
-    """Residents with something due by `now`."""
-    cur = await conn.execute(
-        """SELECT resident_id FROM detection_states WHERE due_at <= %s
-           ORDER BY due_at LIMIT %s""",
-        (now, limit),
-    )
-    return [row[0] for row in await cur.fetchall()]
-
-
 @dataclass
 class ProfileRow:
     """A resident's row as detection needs it."""

@@ -17,8 +17,9 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from service.settings import Settings
+from tests.chromium import CHROMIUM_ARGS
 from tests.conftest import LiveServer
-from tests.dashboards.browser import CHROMIUM_ARGS, TIMEOUT_MS, Tab, chromium_path
+from tests.dashboards.browser import TIMEOUT_MS, Tab, chromium_path
 from tests.dashboards.clinic import PASSWORD, Clinic, open_clinic
 
 OpenTab = Callable[..., Tab]
