@@ -5,9 +5,10 @@
 
 Both paths load the same generated readings into fresh, migrated databases on the same server
 (an embedded PostgreSQL in a temporary directory, or LINLI_DATABASE_URL's), then the two
-databases are compared row for row. Each path runs --rounds times (the readings tables emptied
-in between) and the median of its rates counts: a COPY lasts about a second, and one second
-on a shared machine is noisy.
+databases are compared row for row. The paths take turns for --rounds rounds (the readings
+tables emptied before each), so that a slow stretch of the shared machine falls on both; the
+ratio is the median of the rounds' ratios, and each rate the median of its rounds: a COPY
+lasts about a second, and one second on a shared machine is noisy.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import psycopg
 from psycopg import sql
 
 from bench import _main
+from bench._cpu import CpuWindow, mean_busy, mean_cores
 from bench._data import BenchDevice, Sample, batches, copy_row, encode_body
 from bench._data import make_devices_and_samples as make_data
 from bench._servers import BenchError, Databases, api_server, bench_databases
@@ -63,6 +65,12 @@ class Figures:
     api_seconds: list[float]
     copy_seconds: list[float]
     rows: dict[str, int] = field(default_factory=dict)
+    # Average CPUs used during each path's rounds, by process (api, postgres, bench: the
+    # HTTP or COPY client), and the fraction of the machine busy.
+    api_cpu: dict[str, float] = field(default_factory=dict)
+    copy_cpu: dict[str, float] = field(default_factory=dict)
+    api_busy: float | None = None
+    copy_busy: float | None = None
 
     @property
     def api_rate(self) -> float:
@@ -75,9 +83,14 @@ class Figures:
         return self.readings / statistics.median(self.copy_seconds)
 
     @property
+    def ratios(self) -> list[float]:
+        """Each round's API rate as a fraction of the COPY rate of the same round."""
+        return [c / a for a, c in zip(self.api_seconds, self.copy_seconds, strict=True)]
+
+    @property
     def ratio(self) -> float:
-        """API rate as a fraction of the COPY rate."""
-        return self.api_rate / self.copy_rate
+        """The median of the rounds' ratios."""
+        return statistics.median(self.ratios)
 
     def as_json(self) -> dict[str, Any]:
         """The figures, derived ones included, for --json."""
@@ -86,6 +99,7 @@ class Figures:
             "api_readings_per_second": round(self.api_rate, 1),
             "copy_readings_per_second": round(self.copy_rate, 1),
             "ratio_api_to_copy": round(self.ratio, 4),
+            "ratio_by_round": [round(r, 4) for r in self.ratios],
             "target_ratio": TARGET_RATIO,
             "meets_target": self.ratio >= TARGET_RATIO,
         }
@@ -183,22 +197,19 @@ async def upload(url: str, bodies: list[Upload], concurrency: int) -> float:
         return time.perf_counter() - started
 
 
-def api_phase(
-    conninfo: str, samples: list[Sample], batch: int, concurrency: int, rounds: int
-) -> list[float]:
-    """Load the readings through the HTTP API `rounds` times; return each round's seconds."""
-    # Bodies are encoded before the clock starts: a gateway's JSON encoding is not the service's.
+def api_bodies(conninfo: str, samples: list[Sample], batch: int) -> list[Upload]:
+    """The uploads: a gateway registered per home, and the bodies encoded before any clock
+    starts (a gateway's JSON encoding is not the service's)."""
     tokens = asyncio.run(gateway_tokens(conninfo, {s.device.home for s in samples}))
-    bodies = [(encode_body(b), len(b), tokens[b[0].device.home]) for b in batches(samples, batch)]
-    seconds = []
-    with api_server(conninfo) as url:
-        for _ in range(rounds):
-            fresh_round(conninfo)
-            try:
-                seconds.append(asyncio.run(upload(url, bodies, concurrency)))
-            except httpx.HTTPError as exc:
-                raise BenchError(f"the upload failed: {exc!r}") from exc
-    return seconds
+    return [(encode_body(b), len(b), tokens[b[0].device.home]) for b in batches(samples, batch)]
+
+
+def api_round(url: str, bodies: list[Upload], concurrency: int) -> float:
+    """Load the readings through the HTTP API once; its seconds."""
+    try:
+        return asyncio.run(upload(url, bodies, concurrency))
+    except httpx.HTTPError as exc:
+        raise BenchError(f"the upload failed: {exc!r}") from exc
 
 
 def register_devices(conn: psycopg.Connection[Any], devices: list[BenchDevice]) -> dict[str, int]:
@@ -223,21 +234,16 @@ def register_devices(conn: psycopg.Connection[Any], devices: list[BenchDevice]) 
     return {serial: id_ for serial, id_ in conn.execute("SELECT serial, id FROM devices")}
 
 
-def copy_phase(
-    conninfo: str, devices: list[BenchDevice], samples: list[Sample], rounds: int
-) -> list[float]:
-    """Load the readings by raw COPY `rounds` times; return each round's seconds."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        with conn.transaction():
-            ids = register_devices(conn, devices)
-        rows: dict[str, list[tuple[Any, ...]]] = {kind: [] for kind in TABLES}
-        for sample in samples:
-            rows[sample.device.kind].append(copy_row(sample, ids[sample.device.serial]))
-        seconds = []
-        for _ in range(rounds):
-            fresh_round(conninfo)
-            seconds.append(copy_once(conn, rows))
-        return seconds
+def copy_rows(
+    conn: psycopg.Connection[Any], devices: list[BenchDevice], samples: list[Sample]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Register the devices; the rows COPY loads, by kind."""
+    with conn.transaction():
+        ids = register_devices(conn, devices)
+    rows: dict[str, list[tuple[Any, ...]]] = {kind: [] for kind in TABLES}
+    for sample in samples:
+        rows[sample.device.kind].append(copy_row(sample, ids[sample.device.serial]))
+    return rows
 
 
 def copy_once(conn: psycopg.Connection[Any], rows: dict[str, list[tuple[Any, ...]]]) -> float:
@@ -301,9 +307,15 @@ def render_table(f: Figures) -> str:
         f"{'readings':<22}{f.readings:>12,}",
         f"{'API  readings/s':<22}{f.api_rate:>12,.0f}   (median of {_seconds(f.api_seconds)})",
         f"{'COPY readings/s':<22}{f.copy_rate:>12,.0f}   (median of {_seconds(f.copy_seconds)})",
-        f"{'ratio API/COPY':<22}{f.ratio:>12.3f}",
+        f"{'ratio API/COPY':<22}{f.ratio:>12.3f}   (median of the rounds' "
+        + ", ".join(f"{r:.3f}" for r in f.ratios)
+        + ")",
         f"{'target':<22}{'>= ' + format(TARGET_RATIO, '.2f'):>12}   {verdict}",
     ]
+    for path, cores, busy in (("API", f.api_cpu, f.api_busy), ("COPY", f.copy_cpu, f.copy_busy)):
+        if cores:
+            used = ", ".join(f"{role} {n:.2f}" for role, n in cores.items() if n >= 0.01)
+            lines.append(f"{'CPUs used, ' + path:<22}{used}; machine {busy or 0:.0%} busy")
     return "\n".join(lines)
 
 
@@ -312,8 +324,25 @@ def run(args: argparse.Namespace) -> Figures:
     devices, samples = make_data(args.readings, args.devices, args.seed)
     with bench_databases(os.environ.get("LINLI_DATABASE_URL")) as databases:
         mode, version = asyncio.run(prepare(databases))
-        api_seconds = api_phase(databases.api, samples, args.batch, args.concurrency, args.rounds)
-        copy_seconds = copy_phase(databases.copy, devices, samples, args.rounds)
+        bodies = api_bodies(databases.api, samples, args.batch)
+        api_seconds, copy_seconds = [], []
+        api_cpu, copy_cpu = [], []
+        with (
+            api_server(databases.api) as url,
+            psycopg.connect(databases.copy, autocommit=True) as copy,
+        ):
+            rows_to_copy = copy_rows(copy, devices, samples)
+            # The paths take turns, a round each: a slow stretch of the shared machine falls
+            # on both, and each round's pair gives a ratio.
+            for _ in range(args.rounds):
+                fresh_round(databases.api)
+                with CpuWindow() as cpu:
+                    api_seconds.append(api_round(url, bodies, args.concurrency))
+                api_cpu.append(cpu)
+                fresh_round(databases.copy)
+                with CpuWindow() as cpu:
+                    copy_seconds.append(copy_once(copy, rows_to_copy))
+                copy_cpu.append(cpu)
         rows = verify(databases, args.readings)
         return Figures(
             date=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -329,6 +358,10 @@ def run(args: argparse.Namespace) -> Figures:
             api_seconds=api_seconds,
             copy_seconds=copy_seconds,
             rows=rows,
+            api_cpu=mean_cores(api_cpu),
+            copy_cpu=mean_cores(copy_cpu),
+            api_busy=mean_busy(api_cpu),
+            copy_busy=mean_busy(copy_cpu),
         )
 
 

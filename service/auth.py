@@ -33,15 +33,28 @@ class User:
     language: str
 
 
+# One statement, outside the upload's transaction: `last_seen_at` moves on at most once a
+# minute, so that a gateway's concurrent uploads do not queue on its row.
+_GATEWAY = """
+WITH found AS (
+    SELECT id, name, last_seen_at FROM gateways WHERE token_hash = %s AND revoked_at IS NULL
+), heard AS (
+    UPDATE gateways g SET last_seen_at = now() FROM found
+    WHERE g.id = found.id
+      AND (found.last_seen_at IS NULL OR found.last_seen_at < now() - INTERVAL '1 minute')
+)
+SELECT id, name FROM found
+"""
+
+
 async def authenticate_gateway(conn: AsyncConnection[Any], token: str | None) -> Gateway:
-    """The gateway this token was issued to, unless it is unknown or revoked."""
+    """The gateway this token was issued to, unless it is unknown or revoked; the gateway is
+    recorded as heard from (`last_seen_at`), which detection reads to tell a resident who
+    stopped measuring from a home whose gateway is offline."""
     if not token or not token.startswith(GATEWAY_TOKEN_PREFIX):
         raise Unauthorized("a gateway token is required: Authorization: Bearer lgw_...")
     async with conn.cursor(row_factory=class_row(Gateway)) as cur:
-        await cur.execute(
-            "SELECT id, name FROM gateways WHERE token_hash = %s AND revoked_at IS NULL",
-            (token_hash(token),),
-        )
+        await cur.execute(_GATEWAY, (token_hash(token),))
         gateway = await cur.fetchone()
     if gateway is None:
         raise Unauthorized("unknown or revoked gateway token")

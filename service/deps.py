@@ -1,4 +1,7 @@
-"""Resources opened once in the lifespan, handed to routes as Annotated dependencies."""
+"""Resources opened once in the lifespan, handed to routes as Annotated dependencies.
+
+Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a thread
+hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -19,19 +22,19 @@ _bearer = HTTPBearer(auto_error=False, description="A gateway (lgw_...) or user 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_pool(request: Request) -> AsyncConnectionPool:
+async def get_pool(request: Request) -> AsyncConnectionPool:
     """The connection pool opened in the lifespan."""
     pool: AsyncConnectionPool = request.app.state.pool
     return pool
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     """The app's metrics registry."""
     metrics: Metrics = request.app.state.metrics
     return metrics

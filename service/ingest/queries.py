@@ -37,55 +37,51 @@ class DeviceRow:
     clock_offset_seconds: float | None
     synced_at: datetime | None
 
-    @property
-    def has_metadata(self) -> bool:
-        """True when the gateway reported anything beyond serial and kind."""
-        return any(
-            value is not None
-            for value in (
-                self.model,
-                self.manufacturer,
-                self.battery_percent,
-                self.clock_offset_seconds,
-                self.synced_at,
-            )
-        )
 
-
-_REGISTER_DEVICES = """
+# One statement: unknown devices registered under this gateway, what the gateway reports
+# of its own devices refreshed, and every device of the batch returned (also those of
+# another gateway, which ingest refuses readings of). A device row is written (and locked)
+# only when its metadata really changes: concurrent batches of one home do not queue behind
+# each other on unchanged rows. The final SELECT sees the table as the statement began, so
+# devices registered now come from the INSERT's RETURNING (and devices another batch
+# registered while this one waited on them, from a second look: `upsert_devices`).
+_UPSERT_DEVICES = """
+WITH d AS (
+    SELECT * FROM unnest(%(serial)b::text[], %(kind)b::text[], %(model)b::text[],
+                         %(manufacturer)b::text[], %(battery)b::smallint[],
+                         %(offset)b::double precision[], %(synced)b::timestamptz[])
+         AS d(serial, kind, model, manufacturer, battery_percent, clock_offset_seconds,
+              synced_at)
+), registered AS (
     INSERT INTO devices (serial, kind, gateway_id, model, manufacturer, battery_percent,
                          clock_offset_seconds, last_sync_at)
     SELECT d.serial, d.kind, %(gateway_id)s, d.model, d.manufacturer, d.battery_percent,
            d.clock_offset_seconds, d.synced_at
-    FROM unnest(%(serial)b::text[], %(kind)b::text[], %(model)b::text[],
-                %(manufacturer)b::text[], %(battery)b::smallint[],
-                %(offset)b::double precision[], %(synced)b::timestamptz[])
-         AS d(serial, kind, model, manufacturer, battery_percent, clock_offset_seconds,
-              synced_at)
+    FROM d
     WHERE NOT EXISTS (SELECT 1 FROM devices known WHERE known.serial = d.serial)
     ORDER BY d.serial
     ON CONFLICT (serial) DO NOTHING
-"""
-# Only rows whose metadata really changes are written (and locked): concurrent batches of
-# one home do not queue behind each other on unchanged device rows.
-_REFRESH_DEVICES = """
-    UPDATE devices AS d SET
-        model = coalesce(u.model, d.model),
-        manufacturer = coalesce(u.manufacturer, d.manufacturer),
-        battery_percent = coalesce(u.battery_percent, d.battery_percent),
-        clock_offset_seconds = coalesce(u.clock_offset_seconds, d.clock_offset_seconds),
-        last_sync_at = greatest(u.synced_at, d.last_sync_at)
-    FROM unnest(%(serial)b::text[], %(model)b::text[], %(manufacturer)b::text[],
-                %(battery)b::smallint[], %(offset)b::double precision[],
-                %(synced)b::timestamptz[])
-         AS u(serial, model, manufacturer, battery_percent, clock_offset_seconds, synced_at)
-    WHERE d.serial = u.serial AND d.gateway_id = %(gateway_id)s
-      AND (coalesce(u.model, d.model), coalesce(u.manufacturer, d.manufacturer),
-           coalesce(u.battery_percent, d.battery_percent),
-           coalesce(u.clock_offset_seconds, d.clock_offset_seconds),
-           greatest(u.synced_at, d.last_sync_at))
+    RETURNING id, serial, kind, gateway_id
+), refreshed AS (
+    UPDATE devices AS known SET
+        model = coalesce(d.model, known.model),
+        manufacturer = coalesce(d.manufacturer, known.manufacturer),
+        battery_percent = coalesce(d.battery_percent, known.battery_percent),
+        clock_offset_seconds = coalesce(d.clock_offset_seconds, known.clock_offset_seconds),
+        last_sync_at = greatest(d.synced_at, known.last_sync_at)
+    FROM d
+    WHERE known.serial = d.serial AND known.gateway_id = %(gateway_id)s
+      AND (coalesce(d.model, known.model), coalesce(d.manufacturer, known.manufacturer),
+           coalesce(d.battery_percent, known.battery_percent),
+           coalesce(d.clock_offset_seconds, known.clock_offset_seconds),
+           greatest(d.synced_at, known.last_sync_at))
           IS DISTINCT FROM
-          (d.model, d.manufacturer, d.battery_percent, d.clock_offset_seconds, d.last_sync_at)
+          (known.model, known.manufacturer, known.battery_percent,
+           known.clock_offset_seconds, known.last_sync_at)
+)
+SELECT id, serial, kind, gateway_id FROM devices WHERE serial IN (SELECT serial FROM d)
+UNION ALL
+SELECT id, serial, kind, gateway_id FROM registered
 """
 
 
@@ -108,16 +104,17 @@ async def upsert_devices(
     """Register unknown devices under this gateway, refresh what the gateway reports, and
     return every device of the batch by serial (also those owned by another gateway)."""
     devices = sorted(devices, key=lambda d: d.serial)  # one lock order for concurrent batches
-    await conn.execute(_REGISTER_DEVICES, _device_params(gateway_id, devices))
-    reported = [d for d in devices if d.has_metadata]
-    if reported:
-        await conn.execute(_REFRESH_DEVICES, _device_params(gateway_id, reported))
     async with conn.cursor(row_factory=class_row(KnownDevice)) as cur:
-        await cur.execute(
-            "SELECT id, serial, kind, gateway_id FROM devices WHERE serial = ANY(%s)",
-            ([d.serial for d in devices],),
-        )
-        return {d.serial: d for d in await cur.fetchall()}
+        await cur.execute(_UPSERT_DEVICES, _device_params(gateway_id, devices))
+        found = {d.serial: d for d in await cur.fetchall()}
+        missing = [d.serial for d in devices if d.serial not in found]
+        if missing:  # registered by a concurrent batch that committed after this one began
+            await cur.execute(
+                "SELECT id, serial, kind, gateway_id FROM devices WHERE serial = ANY(%s)",
+                (missing,),
+            )
+            found |= {d.serial: d for d in await cur.fetchall()}
+        return found
 
 
 # Columns of each readings table after the shared ones, with their array types.
@@ -198,7 +195,10 @@ def _insert_sql(kind: str, table: str, columns: tuple[tuple[str, str], ...]) -> 
     )
 
 
-_INSERT_SQL = {kind: _insert_sql(kind, table, columns) for kind, (table, columns) in TABLES.items()}
+# Rendered once: composing the statement on every batch cost more than sending it.
+_INSERT_SQL = {
+    kind: _insert_sql(kind, table, columns).as_string() for kind, (table, columns) in TABLES.items()
+}
 _COLUMN_NAMES = {
     kind: tuple(name for name, _ in _KEY_COLUMNS + columns) for kind, (_, columns) in TABLES.items()
 }
@@ -213,34 +213,27 @@ class Stored:
 
 
 async def insert_readings(
-    conn: AsyncConnection[Any], kind: str, rows: list[tuple[Any, ...]], skew: timedelta
-) -> Stored:
-    """Insert rows (key columns first, then the kind's columns); say what was stored now.
+    conn: AsyncConnection[Any], rows: dict[str, list[tuple[Any, ...]]], skew: timedelta
+) -> dict[str, Stored]:
+    """Insert each kind's rows (key columns first, then the kind's columns); say what was
+    stored now, by kind.
 
     A row whose key is already stored, or repeated in `rows`, is skipped: that is what makes
     a resend, or two identical batches at once, store each reading exactly once. A stored
-    reading of a known resident is queued for detection in the same statement.
+    reading of a known resident is queued for detection in the same statement. The
+    statements are all sent before any answer is read: in a pipeline, one round trip.
     """
-    if not rows:
-        return Stored()
-    # One JSON document, parsed by PostgreSQL in C: far cheaper than dumping arrays in Python.
-    names = _COLUMN_NAMES[kind]
-    document = orjson.dumps([dict(zip(names, row, strict=True)) for row in rows])
-    cur = await conn.execute(_INSERT_SQL[kind], [skew, document.decode()])
-    stored = Stored()
-    for row in await cur.fetchall():
-        stored.keys.add((row[0], row[1], row[2], row[3]))
-        if row[4] is not None:
-            stored.residents.add(row[4])
+    cursors = {}
+    for kind, kind_rows in rows.items():
+        if kind_rows:
+            # One JSON document, parsed by PostgreSQL in C: far cheaper than arrays from Python.
+            names = _COLUMN_NAMES[kind]
+            document = orjson.dumps([dict(zip(names, row, strict=True)) for row in kind_rows])
+            cursors[kind] = await conn.execute(_INSERT_SQL[kind], [skew, document.decode()])
+    stored = {kind: Stored() for kind in rows}
+    for kind, cur in cursors.items():
+        for row in await cur.fetchall():
+            stored[kind].keys.add((row[0], row[1], row[2], row[3]))
+            if row[4] is not None:
+                stored[kind].residents.add(row[4])
     return stored
-
-
-async def touch_gateway(conn: AsyncConnection[Any], gateway_id: int) -> None:
-    """Record that the gateway was heard from."""
-    # At most once a minute, so that concurrent batches of one gateway do not queue on its row.
-    await conn.execute(
-        """UPDATE gateways SET last_seen_at = now()
-           WHERE id = %s
-             AND (last_seen_at IS NULL OR last_seen_at < now() - INTERVAL '1 minute')""",
-        (gateway_id,),
-    )
