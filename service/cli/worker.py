@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import uvloop
 
@@ -16,6 +17,10 @@ from service.settings import Settings
 
 
 async def _work(info: str, settings: Settings) -> None:
+    # SIGTERM (docker compose stop, systemd) stops as Ctrl-C does: jobs under way finish.
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     async with open_pool(info, settings) as pool, Jobs(pool, settings).opened() as jobs:
         async with pool.connection() as conn:
             waiting = await pending_migrations(conn)
@@ -28,7 +33,8 @@ async def _work(info: str, settings: Settings) -> None:
 
 @one_line_errors
 def worker() -> None:
-    """Run the background jobs (detection, alerting) until Ctrl-C; run as many as you like."""
+    """Run the background jobs (detection, alerting) until Ctrl-C or SIGTERM; run as many
+    as you like."""
     settings = load_settings()
     configure_logging(settings.log_format)
     with conninfo(settings) as info:
@@ -37,5 +43,5 @@ def worker() -> None:
             # daily checks (docs/benchmarks.md, scheduled detection checks).
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 runner.run(_work(info, settings))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):
             logging.info("worker stopped")

@@ -7,13 +7,15 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import LiveServer
 from tests.homes import alerts, glucose, make_home, start_of
 from tests.processes import clean_env, linli_command
 
 
-def test_a_separate_worker_checks_what_the_api_stored(settings, db):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_separate_worker_checks_what_the_api_stored(settings, db, stop):
     api_settings = settings.model_copy(update={"run_worker": False})
     env = clean_env({"LINLI_DATABASE_URL": settings.database_url or ""})
     with LiveServer(api_settings) as server, httpx.Client(base_url=server.url) as api:
@@ -33,7 +35,8 @@ def test_a_separate_worker_checks_what_the_api_stored(settings, db):
             while not alerts(db) and time.monotonic() < deadline:
                 time.sleep(0.2)  # the minute tick's sweep, or the job, finds the reading
         finally:
-            worker.send_signal(signal.SIGINT)
+            worker.send_signal(stop)
             output, _ = worker.communicate(timeout=30)
     assert alerts(db) == [("glucose.hypo.level2", "critical", "open")], output
     assert worker.returncode == 0, output
+    assert "worker stopped" in output
