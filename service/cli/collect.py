@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,6 +70,11 @@ async def _collect(
     config: GatewayConfig, hci: str | None, emulate: int, zone: ZoneInfo, rounds: int | None
 ) -> OutboxStats:
     stop = asyncio.Event()
+    # Ctrl-C and SIGTERM (docker compose stop, systemd) end the round under way cleanly;
+    # what was read is in the outbox either way.
+    loop = asyncio.get_running_loop()
+    for sign in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sign, stop.set)
     if hci is not None:
         async with transport_radio(hci) as radio:
             options = BleakOptions(scanner=radio.scanner_options, client=radio.client_options)

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 from tests.factories import assign, auth, community, count, new_gateway, resident, user_token
-from tests.processes import linli
+from tests.processes import Running, linli
 
 
 def test_collect_from_two_emulated_homes_fills_what_the_read_api_returns(
@@ -84,3 +84,19 @@ def test_collect_with_no_controller_at_the_hci_transport_is_one_line(tmp_path: P
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "cannot open HCI transport" in result.stderr
+
+
+def test_collect_stops_cleanly_on_sigterm(live_server, database_url, db, tmp_path: Path):
+    # As `docker compose stop` or systemd stop it: the round under way ends, what is pending
+    # is uploaded once more, and the outbox's state is the last line.
+    _, token = new_gateway(database_url, "demo gateway")
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'service_url = "{live_server.url}"\ntoken = "{token}"\ndata_dir = "{tmp_path / "gw"}"\n'
+        "scan_seconds = 0.5\nsync_interval_seconds = 3600\n"
+    )
+    with Running("collect", "--config", str(config), "--emulate", "1") as collecting:
+        collecting.wait_for(r"EMU-GL-001\): 7 new readings", seconds=180)
+        assert collecting.stop(seconds=30) == 0, collecting.output()
+        collecting.wait_for(r"outbox: 0 readings pending, 0 dead letters", seconds=10)
+    assert count(db, "glucose_readings") == 7
