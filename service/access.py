@@ -20,6 +20,13 @@ VISIBLE_RESIDENT = sql.SQL("""(
             SELECT 1 FROM user_residents ur
             WHERE ur.user_id = %(viewer_id)s AND ur.resident_id = r.id)))""")
 
+# VISIBLE_RESIDENT within the communities in view, named outright (%(communities)s, ids):
+# PostgreSQL then reaches their residents by index instead of testing every resident of the
+# city against the rule, which stays as the access check.
+VISIBLE_IN_COMMUNITIES = sql.SQL("({} AND r.community_id = ANY(%(communities)s))").format(
+    VISIBLE_RESIDENT
+)
+
 # True when the alert or finding `a` is meant for the viewer: a family member sees what
 # detection addressed to families (not, say, a drift only the doctor follows up); doctors and
 # admins see everything of the residents they may see.

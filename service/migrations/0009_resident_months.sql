@@ -1,8 +1,8 @@
 -- A month of each resident's counted readings, for the community's control rates: a year of
 -- them is twelve rows a resident instead of every reading. Written with the resident
 -- summaries (`service.readings.summaries`): in the transaction that checks a resident's new
--- readings, for the months they fall in, and for the current month whenever the summary is
--- refreshed. Months are calendar months in China Standard Time. Counted: blood pressure the
+-- readings, for the months they fall in, and by the pages' refresh of stale summaries, for
+-- the months of the readings still waiting for their check. Months are calendar months in China Standard Time. Counted: blood pressure the
 -- monitor did not flag (body movement, loose cuff); fasting glucose, control solution not.
 CREATE TABLE resident_months (
     resident_id      bigint NOT NULL REFERENCES residents (id) ON DELETE CASCADE,

@@ -18,7 +18,7 @@ from psycopg import AsyncConnection, sql
 
 from dashboards.figures.rows import ControlMonth, ControlPlace
 from dashboards.ports import CommunityView, Viewer
-from service.access import VISIBLE_RESIDENT, viewer_parameters
+from service.access import VISIBLE_IN_COMMUNITIES, viewer_parameters
 from service.readings import summaries
 from service.web.targets import bp_controlled, glucose_controlled, target_parameters
 from service.web.views import as_user
@@ -30,9 +30,13 @@ SELECT m.month,
        count(*) FILTER (WHERE {hypertension} AND m.bp_readings > 0 AND {bp_controlled}),
        count(*) FILTER (WHERE {diabetes} AND m.fasting_readings > 0),
        count(*) FILTER (WHERE {diabetes} AND m.fasting_readings > 0 AND {glucose_controlled})
-FROM resident_months m JOIN residents r ON r.id = m.resident_id
-WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
-  AND m.month >= %(first_month)s
+FROM residents r
+CROSS JOIN LATERAL (
+    -- OFFSET 0 keeps this a lookup of each resident's months by their primary key; joined
+    -- as a whole, PostgreSQL would read the months of every resident of the city.
+    SELECT * FROM resident_months m
+    WHERE m.resident_id = r.id AND m.month >= %(first_month)s OFFSET 0) m
+WHERE {visible}
 GROUP BY m.month ORDER BY m.month
 """
 # Control counts of the last 30 days by place, and the activity: the residents' summaries.
@@ -43,13 +47,13 @@ SELECT {group},
        count(*) FILTER (WHERE {diabetes} AND s.fasting_readings_30d > 0),
        count(*) FILTER (WHERE {diabetes} AND s.fasting_readings_30d > 0 AND {glucose_controlled})
 FROM residents r LEFT JOIN resident_summaries s ON s.resident_id = r.id
-WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
+WHERE {visible}
 GROUP BY 1 ORDER BY 1
 """
 _ACTIVITY = """
 SELECT count(*), count(*) FILTER (WHERE s.days_measured_7d > 0)
 FROM residents r LEFT JOIN resident_summaries s ON s.resident_id = r.id
-WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
+WHERE {visible}
 """
 _CONDITIONS = {
     "hypertension": sql.SQL("'hypertension' = ANY(r.conditions)"),
@@ -65,7 +69,7 @@ async def _counts(
     conn: AsyncConnection[Any], query: str, params: dict[str, Any], **parts: sql.Composable
 ) -> list[tuple[Any, int, int, int, int]]:
     """(group, bp managed, bp controlled, glucose managed, glucose controlled) rows."""
-    statement = sql.SQL(query).format(visible=VISIBLE_RESIDENT, **_CONDITIONS, **parts)
+    statement = sql.SQL(query).format(visible=VISIBLE_IN_COMMUNITIES, **_CONDITIONS, **parts)
     values = params | target_parameters()
     cur = await conn.execute(statement, values, prepare=False)  # see service/web/panel.py
     return [(g, int(bm), int(bc), int(gm), int(gc)) for g, bm, bc, gm, gc in await cur.fetchall()]
@@ -80,9 +84,11 @@ async def community_view(
     if community_id is not None and community_id not in dict(communities):
         return None
     now = datetime.now(UTC)
-    await summaries.refresh_stale(conn, now, VISIBLE_RESIDENT, base)
+    scope = [community_id] if community_id is not None else [c for c, _ in communities]
+    base |= {"communities": scope}
+    await summaries.refresh_stale(conn, now, VISIBLE_IN_COMMUNITIES, base)
     first_month = summaries.month_of(now - timedelta(days=335))
-    params = base | {"community": community_id, "now": now, "first_month": first_month}
+    params = base | {"now": now, "first_month": first_month}
     monthly = await _counts(
         conn,
         _MONTHLY,
@@ -138,7 +144,7 @@ async def communities_of(conn: AsyncConnection[Any], viewer: Viewer) -> list[tup
 
 async def _activity(conn: AsyncConnection[Any], params: dict[str, Any]) -> tuple[int, float | None]:
     """Residents under management, and the share who measured in the last 7 days."""
-    query = sql.SQL(_ACTIVITY).format(visible=VISIBLE_RESIDENT)
+    query = sql.SQL(_ACTIVITY).format(visible=VISIBLE_IN_COMMUNITIES)
     cur = await conn.execute(query, params, prepare=False)
     row = await cur.fetchone()
     assert row is not None
@@ -152,9 +158,9 @@ async def _alerts_per_week(
     query = sql.SQL(
         """SELECT date_trunc('week', a.opened_at AT TIME ZONE 'Asia/Shanghai')::date, count(*)
            FROM alerts a JOIN residents r ON r.id = a.resident_id
-           WHERE {visible} AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
+           WHERE {visible}
              AND a.opened_at > %(now)s - interval '12 weeks'
            GROUP BY 1 ORDER BY 1"""
-    ).format(visible=VISIBLE_RESIDENT)
+    ).format(visible=VISIBLE_IN_COMMUNITIES)
     cur = await conn.execute(query, params, prepare=False)
     return [(week, int(n)) for week, n in await cur.fetchall()]

@@ -11,7 +11,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from dashboards.ports import PanelQuery, PanelRow, PanelView, Viewer
-from service.access import VISIBLE_RESIDENT, viewer_parameters
+from service.access import VISIBLE_IN_COMMUNITIES, viewer_parameters
 from service.readings import summaries
 from service.web.community import communities_of
 from service.web.targets import bp_controlled, target_parameters
@@ -37,7 +37,6 @@ WITH scope AS (
     FROM residents r JOIN communities c ON c.id = r.community_id
     LEFT JOIN grids gr ON gr.id = r.grid_id
     WHERE {visible}
-      AND (%(community)s::bigint IS NULL OR r.community_id = %(community)s)
       AND (%(grid)s::bigint IS NULL OR r.grid_id = %(grid)s)
       AND (%(condition)s::text IS NULL OR %(condition)s = ANY(r.conditions))
 ), alerting AS (
@@ -72,10 +71,12 @@ def _pair(a: Any, b: Any) -> tuple[float, float] | None:
 async def panel(conn: AsyncConnection[Any], viewer: Viewer, query: PanelQuery) -> PanelView:
     """One page of the viewer's residents, filtered and sorted."""
     now = datetime.now(UTC)
-    visible = viewer_parameters(as_user(viewer))
-    await summaries.refresh_stale(conn, now, VISIBLE_RESIDENT, visible)
+    communities = await communities_of(conn, viewer)
+    in_view = [query.community] if query.community is not None else [c for c, _ in communities]
+    visible = viewer_parameters(as_user(viewer)) | {"communities": in_view}
+    await summaries.refresh_stale(conn, now, VISIBLE_IN_COMMUNITIES, visible)
     statement = sql.SQL(_PANEL).format(
-        visible=VISIBLE_RESIDENT,
+        visible=VISIBLE_IN_COMMUNITIES,
         controlled=bp_controlled("s.systolic_30d", "s.diastolic_30d"),
         status=sql.SQL(_STATUS[query.status]),
         order=sql.SQL(_ORDER[query.sort]),
@@ -84,7 +85,6 @@ async def panel(conn: AsyncConnection[Any], viewer: Viewer, query: PanelQuery) -
         visible
         | target_parameters()
         | {
-            "community": query.community,
             "grid": query.grid,
             "condition": query.condition,
             "now": now,
@@ -119,7 +119,6 @@ async def panel(conn: AsyncConnection[Any], viewer: Viewer, query: PanelQuery) -
         )
         for r in records
     ]
-    communities = await communities_of(conn, viewer)
     grids = await _grids(conn, query.community)
     return PanelView(rows, total, query, communities, grids)
 
