@@ -17,10 +17,13 @@ from service.settings import Settings
 
 
 async def _work(info: str, settings: Settings) -> None:
-    # SIGTERM (docker compose stop, systemd) stops as Ctrl-C does: jobs under way finish.
+    # Ctrl-C and SIGTERM (docker compose stop, systemd) stop the worker: jobs under way
+    # finish. Handled here, not left to Python's KeyboardInterrupt, so that a worker started
+    # with SIGINT ignored (from a background shell) still stops on it.
     main = asyncio.current_task()
     assert main is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+    for sign in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sign, main.cancel)
     async with open_pool(info, settings) as pool, Jobs(pool, settings).opened() as jobs:
         async with pool.connection() as conn:
             waiting = await pending_migrations(conn)

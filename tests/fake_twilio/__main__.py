@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import threading
 
 from tests.fake_twilio.server import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilio
@@ -18,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
     parser.add_argument("--no-callbacks", action="store_true", help="post no status callbacks")
     args = parser.parse_args(argv)
+    # Ctrl-C stops it even when started with SIGINT ignored (from a background shell).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with FakeTwilio(
         args.account_sid,
