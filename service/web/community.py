@@ -84,8 +84,7 @@ async def community_view(
     if community_id is not None and community_id not in dict(communities):
         return None
     now = datetime.now(UTC)
-    scope = [community_id] if community_id is not None else [c for c, _ in communities]
-    base |= {"communities": scope}
+    base |= {"communities": in_view(communities, community_id)}
     await summaries.refresh_stale(conn, now, VISIBLE_IN_COMMUNITIES, base)
     first_month = summaries.month_of(now - timedelta(days=335))
     params = base | {"now": now, "first_month": first_month}
@@ -127,6 +126,12 @@ async def community_view(
         places=places,
         alerts_per_week=await _alerts_per_week(conn, params),
     )
+
+
+def in_view(communities: list[tuple[int, str]], chosen: int | None) -> list[int]:
+    """The ids of the communities a page shows (%(communities)s of VISIBLE_IN_COMMUNITIES):
+    the one chosen, else all the viewer serves."""
+    return [chosen] if chosen is not None else [c for c, _ in communities]
 
 
 async def communities_of(conn: AsyncConnection[Any], viewer: Viewer) -> list[tuple[int, str]]:

@@ -13,7 +13,7 @@ from psycopg import AsyncConnection, sql
 from dashboards.ports import PanelQuery, PanelRow, PanelView, Viewer
 from service.access import VISIBLE_IN_COMMUNITIES, viewer_parameters
 from service.readings import summaries
-from service.web.community import communities_of
+from service.web.community import communities_of, in_view
 from service.web.targets import bp_controlled, target_parameters
 from service.web.views import as_user
 
@@ -72,8 +72,9 @@ async def panel(conn: AsyncConnection[Any], viewer: Viewer, query: PanelQuery) -
     """One page of the viewer's residents, filtered and sorted."""
     now = datetime.now(UTC)
     communities = await communities_of(conn, viewer)
-    in_view = [query.community] if query.community is not None else [c for c, _ in communities]
-    visible = viewer_parameters(as_user(viewer)) | {"communities": in_view}
+    visible = viewer_parameters(as_user(viewer)) | {
+        "communities": in_view(communities, query.community)
+    }
     await summaries.refresh_stale(conn, now, VISIBLE_IN_COMMUNITIES, visible)
     statement = sql.SQL(_PANEL).format(
         visible=VISIBLE_IN_COMMUNITIES,
