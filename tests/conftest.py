@@ -30,6 +30,7 @@ from service.app import create_app
 from service.embedded import embedded_server
 from service.migrate import migrate
 from service.settings import Settings
+from tests.effort import LONG_ENV
 
 TEMPLATE = "linli_test_template"
 
@@ -38,6 +39,21 @@ TEMPLATE = "linli_test_template"
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="run the long variants of the reliability tests (more kills, more fuzz examples)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Read by tests/effort.py; set here so that pytest-xdist's workers, which are configured
+    # with the same options, see it too.
+    if config.getoption("long"):
+        os.environ[LONG_ENV] = "1"
 
 
 @pytest.fixture(scope="session")
