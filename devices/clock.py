@@ -66,8 +66,13 @@ def reading_time(
     if device_time is None:
         return received_at.astimezone(UTC), TimeSource.RECEIVED
     local = device_time.replace(tzinfo=zone)
-    if check is None or not check.needs_setting:
-        if clock_unset(device_time):
-            return received_at.astimezone(UTC), TimeSource.RECEIVED
-        return local.astimezone(UTC), TimeSource.DEVICE
-    return (local - check.offset).astimezone(UTC), TimeSource.CORRECTED
+    try:
+        if check is None or not check.needs_setting:
+            if clock_unset(device_time):
+                return received_at.astimezone(UTC), TimeSource.RECEIVED
+            return local.astimezone(UTC), TimeSource.DEVICE
+        return (local - check.offset).astimezone(UTC), TimeSource.CORRECTED
+    except OverflowError:
+        # A stamp in year 9999 that is past it in UTC, or a clock off by millennia: no time
+        # a datetime holds. The receipt is the best time there is.
+        return received_at.astimezone(UTC), TimeSource.RECEIVED

@@ -20,6 +20,7 @@ bumble instead of BlueZ; `tcp-client:HOST:PORT` for emulated homes (`linli emula
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,15 +81,29 @@ def _expect(document: dict[str, Any], key: str, kind: type | tuple[type, ...], w
     return value
 
 
+def _path(document: dict[str, Any], key: str, where: Path) -> Path:
+    """A path setting, with ~ expanded; refused when no file could ever have that name."""
+    text = str(_expect(document, key, str, where))
+    if "\x00" in text:
+        raise ConfigError(f"{where}: '{key}' holds a NUL character, which no path can")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # ~name of a user this system does not know
+        home = text.split("/")[0]
+        raise ConfigError(f"{where}: '{key}': {home} is the home of no user here") from None
+
+
 def _token(document: dict[str, Any], where: Path) -> str:
     if "token" in document:
         token = str(_expect(document, "token", str, where))
     elif "token_file" in document:
-        token_path = Path(_expect(document, "token_file", str, where)).expanduser()
+        token_path = _path(document, "token_file", where)
         try:
             token = token_path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"{where}: cannot read token_file {token_path}: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{where}: token_file {token_path} is not UTF-8 text") from None
     else:
         raise ConfigError(f"{where}: set 'token' or 'token_file' (from linli admin create-gateway)")
     if not token.startswith("lgw_"):
@@ -102,6 +117,8 @@ def _devices(document: dict[str, Any], where: Path) -> tuple[KnownDevice, ...]:
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
             raise ConfigError(f"{where}: devices entry {number} needs an 'address' string")
+        if not isinstance(entry.get("name", ""), str):
+            raise ConfigError(f"{where}: devices entry {number}: 'name' must be a string")
         devices.append(KnownDevice(entry["address"], entry.get("name")))
     return tuple(devices)
 
@@ -121,12 +138,23 @@ def _hci_transport(document: dict[str, Any], where: Path) -> str | None:
     return transport.strip()
 
 
+def _finite(value: float) -> bool:
+    """False for TOML's nan and inf, and for integers too large for any float (10**400): none
+    is a length of time or a bound the gateway can use."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def load_config(path: Path) -> GatewayConfig:
     """Read and check gateway.toml; raise ConfigError with one clear line when it is wrong."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start} cannot be read)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     unknown = set(document) - _KEYS
@@ -143,15 +171,13 @@ def load_config(path: Path) -> GatewayConfig:
             numbers[key] = _expect(
                 document, key, (int, float) if key != "max_pending" else int, path
             )
-            if numbers[key] <= 0:
-                raise ConfigError(f"{path}: '{key}' must be positive")
-    data_dir = (
-        Path(str(_expect(document, "data_dir", str, path))) if "data_dir" in document else None
-    )
+            if not _finite(numbers[key]) or numbers[key] <= 0:
+                raise ConfigError(f"{path}: '{key}' must be positive and finite")
+    data_dir = _path(document, "data_dir", path) if "data_dir" in document else None
     return GatewayConfig(
         service_url=url.rstrip("/"),
         token=_token(document, path),
-        data_dir=data_dir.expanduser() if data_dir else DEFAULT_DATA_DIR,
+        data_dir=data_dir or DEFAULT_DATA_DIR,
         devices=_devices(document, path),
         hci_transport=_hci_transport(document, path),
         **numbers,

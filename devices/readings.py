@@ -69,7 +69,10 @@ def record_identity(user_index: int, sequence: int | None, stamp: datetime | Non
 def _device_stamp(stamp: DateTime | None, minutes: int = 0) -> datetime | None:
     local = None if stamp is None else stamp.to_datetime()
     if local is not None and minutes:
-        local = local + timedelta(minutes=minutes)  # GLS user-facing time: base + offset
+        try:
+            local = local + timedelta(minutes=minutes)  # GLS user-facing time: base + offset
+        except OverflowError:  # a base time at the end of year 9999 and an offset past it
+            return None
     return local
 
 

@@ -25,13 +25,14 @@ from service.alerting import endpoints as alerting_endpoints
 from service.alerting import twilio_routes
 from service.database import database_conninfo, detect_mode, open_pool
 from service.detection import endpoints as detection_endpoints
-from service.errors import LinliError
+from service.errors import LinliError, TooManyRequests
 from service.ingest import endpoints as ingest_endpoints
 from service.jobs import Jobs
 from service.metrics import Metrics
 from service.migrate import migrate
 from service.readings import endpoints as readings_endpoints
 from service.settings import Settings
+from service.throttle import Throttle
 from service.web.store import WebStore
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,22 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_safe(item) for item in value]
     return value
+
+
+def _one_message_or_field_errors(components: dict[str, Any]) -> None:
+    """Document the 422 answer as it is: FastAPI's list of field errors when the request does
+    not fit its declared types, or one message (`Invalid`) when its content is refused."""
+    error = components.get("HTTPValidationError")
+    if error is None:
+        return
+    fields = error["properties"]["detail"]
+    error["properties"]["detail"] = {
+        "title": "Detail",
+        "anyOf": [
+            {key: value for key, value in fields.items() if key != "title"},
+            {"type": "string", "description": "Why the content was refused."},
+        ],
+    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,10 +109,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.throttle = Throttle(settings.bearer_failure_limit, settings.bearer_request_limit)
 
     @app.exception_handler(LinliError)
     async def linli_error(request: Request, exc: LinliError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -119,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(make_router(WebStore(lambda: app.state.pool), secure_cookies=secure))
     app.add_exception_handler(PageError, page_error)
     app.add_exception_handler(SignInNeeded, page_error)
+    operations.answer_503_while_the_database_is_away(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -130,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(extra.pop("$defs", {}))
                 components[model.__name__] = extra
+            _one_message_or_field_errors(components)
             app.openapi_schema = schema
         return app.openapi_schema
 

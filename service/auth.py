@@ -14,6 +14,11 @@ from service.tokens import GATEWAY_TOKEN_PREFIX, USER_TOKEN_PREFIX, token_hash
 Role = Literal["doctor", "admin", "family"]
 
 
+class UnknownToken(Unauthorized):
+    """A token of the right kind that nobody was issued, or that was revoked: what a guess
+    looks like, so the caller's address counts it (service/throttle.py)."""
+
+
 @dataclass(frozen=True)
 class Gateway:
     """An authenticated home gateway."""
@@ -57,7 +62,7 @@ async def authenticate_gateway(conn: AsyncConnection[Any], token: str | None) ->
         await cur.execute(_GATEWAY, (token_hash(token),))
         gateway = await cur.fetchone()
     if gateway is None:
-        raise Unauthorized("unknown or revoked gateway token")
+        raise UnknownToken("unknown or revoked gateway token")
     return gateway
 
 
@@ -78,5 +83,5 @@ async def authenticate_user(conn: AsyncConnection[Any], token: str | None) -> Us
         )
         user = await cur.fetchone()
     if user is None:
-        raise Unauthorized("unknown or revoked user token")
+        raise UnknownToken("unknown or revoked user token")
     return user

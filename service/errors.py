@@ -61,6 +61,17 @@ class Invalid(LinliError):
     status_code = 422
 
 
+class TooManyRequests(LinliError):
+    """The caller tried too often: refused tokens from its address, or a runaway client.
+    `retry_after` (seconds) goes out as the Retry-After header."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class DatabaseUnavailable(LinliError):
     """PostgreSQL cannot be reached or is not ready."""
 

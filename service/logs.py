@@ -7,7 +7,7 @@ import logging
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-from service.settings import LogFormat
+from service.settings import LogFormat, LogLevel
 
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # uvicorn repeats each message with terminal colours in `color_message`; the JSON keeps the
@@ -29,14 +29,16 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
     )
 
 
-def configure_logging(log_format: LogFormat) -> None:
-    """Send every logger's records (uvicorn's and warnings too) to stderr, at INFO, in
-    `log_format`."""
+def configure_logging(log_format: LogFormat, log_level: LogLevel = "info") -> None:
+    """Send every logger's records (uvicorn's and warnings too) to stderr, from `log_level`
+    up, in `log_format`."""
     handler = logging.StreamHandler()
     handler.setFormatter(formatter(log_format))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    level = logging.getLevelNamesMapping()[log_level.upper()]
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.captureWarnings(True)
-    logging.getLogger("twilio").setLevel(logging.WARNING)  # a dozen lines per request
+    if level > logging.DEBUG:  # a dozen lines per request: only when hunting a problem
+        logging.getLogger("twilio").setLevel(max(level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own configuration would give these handlers of their own, in its format.
         uvicorn_logger = logging.getLogger(name)

@@ -17,7 +17,12 @@ UntilQuery = Annotated[AwareDatetime | None, Query(description="Until (exclusive
 def period(since: datetime | None, until: datetime | None, days: int) -> tuple[datetime, datetime]:
     """`since` to `until`; until defaults to now, since to `days` before until (422 if empty)."""
     until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=days)
+    if since is None:
+        try:
+            since = until - timedelta(days=days)
+        except OverflowError:  # `until` in the first days of year 1: no date before it
+            message = f"'until' is too early for the default 'since' ({days} days before it)"
+            raise Invalid(message) from None
     if since >= until:
         raise Invalid("'since' must be before 'until'")
     return since, until

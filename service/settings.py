@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
+import limits
 import platformdirs
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -12,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["text", "json"]
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 def default_data_dir() -> Path:
@@ -40,6 +43,12 @@ class Settings(BaseSettings):
     )
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
+    pool_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request waits for a database connection before it is answered"
+        " 503 (PostgreSQL away, or every connection busy); below a gateway's 30 s timeout.",
+    )
     max_batch_readings: int = Field(
         default=1000, ge=1, description="Most readings one POST /v1/readings may carry."
     )
@@ -93,11 +102,64 @@ class Settings(BaseSettings):
     send_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long one request to the SMS provider may take."
     )
+    log_level: LogLevel = Field(
+        default="info",
+        description="The least serious log records `linli serve` and `linli worker` write:"
+        " debug (everything, for hunting a problem), info, warning or error.",
+    )
+    bearer_failure_limit: str = Field(
+        default="20 per 15 minutes",
+        description="Unknown or revoked bearer tokens one client address may present; past"
+        " it, that address gets 429 (even with a good token) until the window has passed.",
+    )
+    bearer_request_limit: str = Field(
+        default="6000 per minute",
+        description="Requests one bearer token may make; past it, 429 until the window has"
+        " passed. Far above what a gateway or a dashboard needs: it stops runaway clients.",
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Addresses (comma-separated, or networks such as 172.16.0.0/12, or *) of"
+        " reverse proxies whose X-Forwarded-For names the real client: the limits on"
+        " sign-in and tokens count per client address.",
+    )
     log_format: LogFormat = Field(
         default="text",
         description="How `linli serve` and `linli worker` write their log: text lines, or one"
         " JSON object a line (time, level, logger, message, exception).",
     )
+    # Retention (service.privacy.retention); unset or empty keeps for good.
+    retain_readings_days: int | None = Field(
+        default=None,
+        ge=30,
+        description="Days readings are kept, with the summaries made of them; unset keeps"
+        " them for good. At least 30: the pages show the last 30 days.",
+    )
+    retain_messages_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days the words and phone numbers of sent messages are kept (the record"
+        " that a message went stays); unset keeps them for good.",
+    )
+    retain_audit_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days entries of the audit trail are kept; unset keeps them for good.",
+    )
+    retain_sign_in_failures_days: int = Field(
+        default=90, ge=1, description="Days failed sign-ins (name and address) are kept."
+    )
+    retain_expired_sessions_days: int = Field(
+        default=7, ge=0, description="Days a web session is kept after it expired."
+    )
+
+    @field_validator(
+        "retain_readings_days", "retain_messages_days", "retain_audit_days", mode="before"
+    )
+    @classmethod
+    def _blank_keeps_for_good(cls, value: object) -> object:
+        # An empty variable (a compose file passing an unset one through) means "keep".
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("database_url")
     @classmethod
@@ -107,13 +169,27 @@ class Settings(BaseSettings):
         try:
             conninfo_to_dict(value)
         except psycopg.ProgrammingError as exc:
-            raise ValueError(f"not a PostgreSQL connection string: {exc}") from None
+            # psycopg quotes the part it could not read, which may be the password: the
+            # message goes to the log, so it says what is wrong without it.
+            reason = re.sub(r'"[^"]*"', '"…"', str(exc))
+            raise ValueError(f"not a PostgreSQL connection string: {reason}") from None
         return value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("bearer_failure_limit", "bearer_request_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(
+                f"not a rate limit: {value!r} (write e.g. '20 per 15 minutes')"
+            ) from None
+        return value
 
     @field_validator(
         "twilio_account_sid",

@@ -114,6 +114,21 @@ class Running:
                 self.lines.append(line)
         return "\n".join(self.lines[-last:])
 
+    def everything(self, seconds: float = 30) -> str:
+        """Every line the process wrote, read to the end of both streams (stop it first)."""
+        deadline = time.monotonic() + seconds
+        while self._open > 0 and time.monotonic() < deadline:
+            try:
+                line = self._new.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                self._open -= 1
+            else:
+                self.lines.append(line)
+        assert self._open == 0, "the process's output did not end: stop it first"
+        return "\n".join(self.lines)
+
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to tidy up."""
         self.process.kill()
@@ -140,3 +155,13 @@ class Running:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30, every: float = 0.05) -> float:
+    """Poll `condition` until it holds; the seconds it took. Fails after `seconds`."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"not within {seconds} s")
+        time.sleep(every)
+    return time.monotonic() - start

@@ -14,6 +14,8 @@ from psycopg.rows import class_row
 from service.admin.residents import get_resident
 from service.admin.schemas import ContactCreate, ContactUpdate, set_clause
 from service.errors import Conflict, Invalid, NotFound
+from service.privacy import audit
+from service.privacy.audit import SYSTEM, Actor
 
 _RULES = {
     "contacts_check": "quiet hours need both a start and an end",
@@ -62,9 +64,10 @@ def _contact_errors(resident_id: int) -> Iterator[None]:
 
 
 async def create_contact(
-    conn: AsyncConnection[Any], resident_id: int, data: ContactCreate
+    conn: AsyncConnection[Any], resident_id: int, data: ContactCreate, *, actor: Actor = SYSTEM
 ) -> Contact:
-    """Add a contact to a resident; without an escalation order it is reached after the others."""
+    """Add a contact to a resident; without an escalation order it is reached after the others.
+    Audited."""
     query = sql.SQL(
         """INSERT INTO contacts (resident_id, name, kind, relationship, phone, language,
                                  escalation_order, quiet_hours_start, quiet_hours_end,
@@ -81,6 +84,9 @@ async def create_contact(
             await cur.execute(query, {**data.model_dump(), "resident_id": resident_id})
         contact = await cur.fetchone()
     assert contact is not None
+    await audit.record(
+        conn, actor, "add contact", resident_id, contact_id=contact.id, fields=audit.fields(data)
+    )
     return contact
 
 
@@ -107,9 +113,9 @@ async def get_contact(conn: AsyncConnection[Any], contact_id: int) -> Contact:
 
 
 async def update_contact(
-    conn: AsyncConnection[Any], contact_id: int, data: ContactUpdate
+    conn: AsyncConnection[Any], contact_id: int, data: ContactUpdate, *, actor: Actor = SYSTEM
 ) -> Contact:
-    """Change the fields that were set; the others stay."""
+    """Change the fields that were set; the others stay. Audited with the fields' names."""
     current = await get_contact(conn, contact_id)
     changes = data.changes()
     if not changes:
@@ -122,11 +128,25 @@ async def update_contact(
             await cur.execute(query, {**changes, "id": contact_id})
         contact = await cur.fetchone()
     assert contact is not None
+    await audit.record(
+        conn,
+        actor,
+        "update contact",
+        contact.resident_id,
+        contact_id=contact_id,
+        fields=sorted(changes),
+    )
     return contact
 
 
-async def delete_contact(conn: AsyncConnection[Any], contact_id: int) -> None:
-    """Remove a contact."""
-    cur = await conn.execute("DELETE FROM contacts WHERE id = %s", (contact_id,))
-    if cur.rowcount == 0:
+async def delete_contact(
+    conn: AsyncConnection[Any], contact_id: int, *, actor: Actor = SYSTEM
+) -> None:
+    """Remove a contact; audited."""
+    cur = await conn.execute(
+        "DELETE FROM contacts WHERE id = %s RETURNING resident_id", (contact_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
         raise NotFound(f"no contact {contact_id}")
+    await audit.record(conn, actor, "remove contact", int(row[0]), contact_id=contact_id)

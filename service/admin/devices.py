@@ -11,6 +11,8 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
 from service.errors import NotFound
+from service.privacy import audit
+from service.privacy.audit import SYSTEM, Actor
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,18 @@ async def find_device(conn: AsyncConnection[Any], serial_or_id: str | int) -> De
 
 
 async def assign_device(
-    conn: AsyncConnection[Any], serial_or_id: str | int, user_index: int, resident_id: int
+    conn: AsyncConnection[Any],
+    serial_or_id: str | int,
+    user_index: int,
+    resident_id: int,
+    *,
+    actor: Actor = SYSTEM,
 ) -> Assignment:
     """Readings of this device user belong to the resident from now on; readings of it that
-    were waiting unassigned are attached to the resident too, and queued for detection."""
+    were waiting unassigned are attached to the resident too, and queued for detection.
+    Audited for the resident, and for the one it was taken from, if any."""
     device = await find_device(conn, serial_or_id)
+    before = await _assigned_to(conn, device.id, user_index)
     async with conn.cursor(row_factory=class_row(Assignment)) as cur:
         try:
             await cur.execute(
@@ -119,6 +128,12 @@ async def assign_device(
             {"resident": resident_id, "device": device.id, "user": user_index},
         )
         attached += cur2.rowcount
+    where = {"device_id": device.id, "user_index": user_index}
+    if before is not None and before != resident_id:
+        await audit.record(conn, actor, "unassign device", before, **where)
+    await audit.record(
+        conn, actor, "assign device", resident_id, **where, readings_attached=attached
+    )
     return Assignment(
         assignment.device_id,
         assignment.user_index,
@@ -128,14 +143,31 @@ async def assign_device(
     )
 
 
+async def _assigned_to(conn: AsyncConnection[Any], device_id: int, user_index: int) -> int | None:
+    """The resident a device user belongs to now (locked until the transaction ends)."""
+    cur = await conn.execute(
+        """SELECT resident_id FROM device_users WHERE device_id = %s AND user_index = %s
+           FOR UPDATE""",
+        (device_id, user_index),
+    )
+    row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
 async def unassign_device(
-    conn: AsyncConnection[Any], serial_or_id: str | int, user_index: int
+    conn: AsyncConnection[Any], serial_or_id: str | int, user_index: int, *, actor: Actor = SYSTEM
 ) -> None:
-    """New readings of this device user are kept unassigned; stored ones keep their resident."""
+    """New readings of this device user are kept unassigned; stored ones keep their resident.
+    Audited."""
     device = await find_device(conn, serial_or_id)
     cur = await conn.execute(
-        "DELETE FROM device_users WHERE device_id = %s AND user_index = %s",
+        """DELETE FROM device_users WHERE device_id = %s AND user_index = %s
+           RETURNING resident_id""",
         (device.id, user_index),
     )
-    if cur.rowcount == 0:
+    row = await cur.fetchone()
+    if row is None:
         raise NotFound(f"device {device.serial} user {user_index} is not assigned")
+    await audit.record(
+        conn, actor, "unassign device", int(row[0]), device_id=device.id, user_index=user_index
+    )

@@ -20,6 +20,8 @@ from service.admin.schemas import (
     set_clause,
 )
 from service.errors import Invalid, NotFound
+from service.privacy import audit
+from service.privacy.audit import SYSTEM, Actor
 
 _RULES = {
     "residents_birth_date_check": "the birth date must be after 1900-01-01",
@@ -101,8 +103,10 @@ def _resident_errors(
         raise Invalid(_RULES.get(rule, f"resident rejected by rule {rule}")) from None
 
 
-async def create_resident(conn: AsyncConnection[Any], data: ResidentCreate) -> Resident:
-    """Add a resident to a community (and, optionally, to one of its grids)."""
+async def create_resident(
+    conn: AsyncConnection[Any], data: ResidentCreate, *, actor: Actor = SYSTEM
+) -> Resident:
+    """Add a resident to a community (and, optionally, to one of its grids); audited."""
     check_time_zone(data.time_zone)
     if data.doctor_id is not None:
         await check_doctor(conn, data.doctor_id)
@@ -117,6 +121,7 @@ async def create_resident(conn: AsyncConnection[Any], data: ResidentCreate) -> R
             await cur.execute(query, values)
         resident = await cur.fetchone()
     assert resident is not None
+    await audit.record(conn, actor, "create resident", resident.id, fields=audit.fields(data))
     return resident
 
 
@@ -153,9 +158,10 @@ async def get_resident(conn: AsyncConnection[Any], resident_id: int) -> Resident
 
 
 async def update_resident(
-    conn: AsyncConnection[Any], resident_id: int, data: ResidentUpdate
+    conn: AsyncConnection[Any], resident_id: int, data: ResidentUpdate, *, actor: Actor = SYSTEM
 ) -> Resident:
-    """Change the fields that were set; the others stay. A new community needs a fitting grid."""
+    """Change the fields that were set; the others stay. A new community needs a fitting grid.
+    Audited with the names of the fields changed."""
     current = await get_resident(conn, resident_id)
     changes = data.changes()
     if not changes:
@@ -174,11 +180,5 @@ async def update_resident(
             await cur.execute(query, {**as_parameters(changes), "id": resident_id})
         resident = await cur.fetchone()
     assert resident is not None
+    await audit.record(conn, actor, "update resident", resident_id, fields=sorted(changes))
     return resident
-
-
-async def delete_resident(conn: AsyncConnection[Any], resident_id: int) -> None:
-    """Delete a resident with their contacts, device assignments and readings."""
-    cur = await conn.execute("DELETE FROM residents WHERE id = %s", (resident_id,))
-    if cur.rowcount == 0:
-        raise NotFound(f"no resident {resident_id}")

@@ -30,6 +30,7 @@ from pydantic import (
 from analytics.thresholds import DEFAULT_THRESHOLDS
 from service.alerting.policy import policy_with_overrides
 from service.auth import Role
+from service.ids import Id
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -102,9 +103,17 @@ def _detection_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     return overrides
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Relationship = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+# PostgreSQL text cannot hold the NUL character: refused here, named, instead of a 500 later.
+_NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_NO_NUL)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200, pattern=_NO_NUL)
+]
+Relationship = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=100, pattern=_NO_NUL)
+]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_e164)]
 TimeZone = Annotated[
     str,
@@ -156,7 +165,7 @@ StoredAlertingOverrides = Annotated[
     dict[str, Any],
     Field(description="Escalation policy settings that differ from the defaults."),
 ]
-DoctorId = Annotated[int, Field(description="The resident's own doctor: a user with role doctor.")]
+DoctorId = Annotated[Id, Field(description="The resident's own doctor: a user with role doctor.")]
 
 
 def set_clause(changes: Mapping[str, object]) -> sql.Composed:
@@ -239,8 +248,8 @@ class ResidentCreate(_Input):
     sex: Sex
     birth_date: PastDate
     conditions: Conditions = Field(default_factory=list)
-    community_id: int
-    grid_id: int | None = None
+    community_id: Id
+    grid_id: Id | None = None
     language: Language = "zh-CN"
     time_zone: str = Field(default="Asia/Shanghai", description="An IANA zone name.")
     target_systolic: Systolic | None = None
@@ -267,8 +276,8 @@ class ResidentUpdate(_Update):
     sex: Sex | None = None
     birth_date: PastDate | None = None
     conditions: Conditions | None = None
-    community_id: int | None = None
-    grid_id: int | None = None
+    community_id: Id | None = None
+    grid_id: Id | None = None
     language: Language | None = None
     time_zone: str | None = None
     target_systolic: Systolic | None = None
@@ -349,7 +358,7 @@ class GatewayCreate(_Input):
 class DeviceAssignment(_Input):
     """Whose readings a device user's are."""
 
-    resident_id: int
+    resident_id: Id
 
 
 class IssuedGateway(BaseModel):

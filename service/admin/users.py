@@ -12,6 +12,8 @@ from psycopg.rows import class_row
 from service.admin.schemas import UserCreate, UserUpdate, set_clause
 from service.errors import Conflict, Invalid, NotFound
 from service.passwords import hash_password
+from service.privacy import audit
+from service.privacy.audit import SYSTEM, Actor
 from service.tokens import USER_TOKEN_PREFIX, new_token, token_hash
 
 
@@ -179,18 +181,17 @@ _COMMUNITY = _Access("user_communities", "community_id", "doctor", "community", 
 _RESIDENT = _Access("user_residents", "resident_id", "family", "resident", "follow")
 
 
-async def _grant(
-    conn: AsyncConnection[Any], access: _Access, user_id: int, target: int
-) -> UserInfo:
+async def _grant(conn: AsyncConnection[Any], access: _Access, user_id: int, target: int) -> bool:
+    """Grant the access; True when the user did not have it yet."""
     await _user_with_role(conn, user_id, access.role)
     query = sql.SQL("INSERT INTO {} (user_id, {}) VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
         sql.Identifier(access.table), sql.Identifier(access.column)
     )
     try:
-        await conn.execute(query, (user_id, target))
+        cur = await conn.execute(query, (user_id, target))
     except errors.ForeignKeyViolation:
         raise NotFound(f"no {access.target} {target}") from None
-    return await get_user(conn, user_id)
+    return cur.rowcount == 1
 
 
 async def _revoke(conn: AsyncConnection[Any], access: _Access, user_id: int, target: int) -> None:
@@ -205,7 +206,8 @@ async def _revoke(conn: AsyncConnection[Any], access: _Access, user_id: int, tar
 
 async def grant_community(conn: AsyncConnection[Any], user_id: int, community_id: int) -> UserInfo:
     """Let a doctor see the residents of a community (granting twice changes nothing)."""
-    return await _grant(conn, _COMMUNITY, user_id, community_id)
+    await _grant(conn, _COMMUNITY, user_id, community_id)
+    return await get_user(conn, user_id)
 
 
 async def revoke_community(conn: AsyncConnection[Any], user_id: int, community_id: int) -> None:
@@ -213,14 +215,21 @@ async def revoke_community(conn: AsyncConnection[Any], user_id: int, community_i
     await _revoke(conn, _COMMUNITY, user_id, community_id)
 
 
-async def grant_resident(conn: AsyncConnection[Any], user_id: int, resident_id: int) -> UserInfo:
-    """Let a family member see a resident (granting twice changes nothing)."""
-    return await _grant(conn, _RESIDENT, user_id, resident_id)
+async def grant_resident(
+    conn: AsyncConnection[Any], user_id: int, resident_id: int, *, actor: Actor = SYSTEM
+) -> UserInfo:
+    """Let a family member see a resident (granting twice changes nothing); audited."""
+    if await _grant(conn, _RESIDENT, user_id, resident_id):
+        await audit.record(conn, actor, "link family member", resident_id, family_user_id=user_id)
+    return await get_user(conn, user_id)
 
 
-async def revoke_resident(conn: AsyncConnection[Any], user_id: int, resident_id: int) -> None:
-    """Stop a family member seeing a resident."""
+async def revoke_resident(
+    conn: AsyncConnection[Any], user_id: int, resident_id: int, *, actor: Actor = SYSTEM
+) -> None:
+    """Stop a family member seeing a resident; audited."""
     await _revoke(conn, _RESIDENT, user_id, resident_id)
+    await audit.record(conn, actor, "unlink family member", resident_id, family_user_id=user_id)
 
 
 async def create_user_token(conn: AsyncConnection[Any], user_id: int) -> IssuedUserToken:

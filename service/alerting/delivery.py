@@ -5,14 +5,18 @@ worker died before it could record the answer.
 A message is claimed (status 'sending') in its own short transaction, sent outside any
 transaction, and its outcome recorded in another. Two workers never claim the same row. A
 worker killed between the provider's answer and the record leaves the row 'sending': after
-a lease the row is looked up at the provider by recipient and time, and recorded, or sent
-again when the provider has no trace of it.
+a lease the row is looked up at the provider by recipient and time (passing over what other
+messages of ours to the number already claim), and recorded, or sent again when the provider
+has no trace of it; given up after the horizon when the provider cannot even be asked. A
+message moving on to a channel or person the policy had planned for later brings that one
+forward instead of writing it twice.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +37,9 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 5.0
 LONGEST_RETRY_SECONDS = 120.0
+# A lookup at the provider passes over the ids of other messages to the same number claimed
+# this long before the one looked up (the provider looks a little before it too).
+TAKEN_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -74,16 +81,34 @@ async def deliver_due(
     pool: AsyncConnectionPool, delivery: Delivery, now: datetime, horizon: timedelta
 ) -> int:
     """Send every message due by `now`; how many were handed to the provider."""
+    clock = _Running(now)
     sent = 0
     while True:
+        at = clock()
         async with pool.connection() as conn, conn.transaction():
-            claimed = await outbox.claim_due(conn, now)
+            claimed = await outbox.claim_due(conn, at)
             if claimed is None:
                 return sent
             if not await _still_wanted(conn, claimed):
                 await outbox.record(conn, claimed.id, "cancelled")
                 continue
         sent += await _send(pool, delivery, claimed, now, horizon)
+
+
+class _Running:
+    """`now`, moving on with the time a round of sends or lookups has taken so far.
+
+    Each claim is stamped with the time it is made: a slow provider keeps a round going for
+    longer than the lease, and a claim stamped with the round's start would look abandoned
+    while its send is still under way (and be sent again by another worker). What a claim
+    leads to (a retry's time, the horizon) still counts from the round's `now`."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.began = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.now + timedelta(seconds=time.monotonic() - self.began)
 
 
 async def _alert_waiting(conn: AsyncConnection[Any], alert_id: int | None) -> bool:
@@ -94,8 +119,14 @@ async def _alert_waiting(conn: AsyncConnection[Any], alert_id: int | None) -> bo
 
 
 async def _still_wanted(conn: AsyncConnection[Any], n: Notification) -> bool:
-    """An escalation goes out only while its alert waits for an acknowledgement."""
-    return n.purpose != "escalation" or await _alert_waiting(conn, n.alert_id)
+    """A message about an alert goes out only while the alert waits for an acknowledgement.
+
+    Acknowledging or resolving an alert cancels its waiting messages; this catches those
+    that were being sent just then and came back to wait (a send that timed out and that the
+    provider turned out not to have): nobody gets an alarm after the all-clear."""
+    if n.alert_id is None or n.purpose not in ("alert", "escalation"):
+        return True
+    return await _alert_waiting(conn, n.alert_id)
 
 
 async def _send(
@@ -195,12 +226,16 @@ async def _add_moved_on(
     targets: list[Planned],
     now: datetime,
 ) -> int:
-    if n.rule is None or n.resident_id is None:
+    if n.rule is None or n.resident_id is None or n.alert_id is None:
         return 0
     reading_at = await _alert_reading_at(conn, n.alert_id)
     reading = await reading_of(conn, n.resident_id, n.rule, reading_at)
     new = []
     for p in targets:
+        # The policy may have planned the same message already (a call to the daughter
+        # five minutes on, the son's text ten minutes on): it is sent now instead, not twice.
+        if await outbox.already_on_its_way(conn, n.alert_id, p.person.key, p.channel, now):
+            continue
         about = messages.About(
             household.name, n.rule, reading, reading_at, for_doctor=p.person.kind == "user"
         )
@@ -222,27 +257,60 @@ async def _alert_reading_at(conn: AsyncConnection[Any], alert_id: int | None) ->
     return None if row is None else row[0]
 
 
-async def reconcile_stale(pool: AsyncConnectionPool, delivery: Delivery, now: datetime) -> int:
-    """Settle messages whose worker died mid-send: recorded if the provider has them, sent
-    again otherwise; how many were settled."""
+async def reconcile_stale(
+    pool: AsyncConnectionPool,
+    delivery: Delivery,
+    now: datetime,
+    horizon: timedelta | None = None,
+) -> int:
+    """Settle messages whose worker died mid-send (or whose send timed out): recorded if the
+    provider has them, sent again otherwise; how many were settled.
+
+    While the provider cannot be asked, a message stays unsettled; once it has been tried
+    for longer than `horizon`, it is given up and the alert moves on, as for a send that
+    failed, so that a provider that stopped answering does not hold up the escalation.
+    """
+    clock = _Running(now)
     settled = 0
     while True:
         async with pool.connection() as conn, conn.transaction():
-            stale = await outbox.claim_stale(conn, now, delivery.lease)
+            stale = await outbox.claim_stale(conn, clock(), delivery.lease)
         if stale is None:
             return settled
         settled += 1
-        since = stale.first_attempt_at or stale.due_at
-        try:
-            found = await delivery.provider.find_sent(delivery.outgoing(stale), since)
-        except SendFailed as failure:
+        await _settle(pool, delivery, stale, now, horizon)
+
+
+async def _settle(
+    pool: AsyncConnectionPool,
+    delivery: Delivery,
+    stale: Notification,
+    now: datetime,
+    horizon: timedelta | None,
+) -> None:
+    since = stale.first_attempt_at or stale.due_at
+    provider = delivery.provider
+    async with pool.connection() as conn:
+        # Another message of ours to the number (a call of another alert, the same words
+        # again) is not this one.
+        taken = await outbox.provider_ids_to(conn, stale, provider.name, since - TAKEN_MARGIN)
+    try:
+        found = await provider.find_sent(delivery.outgoing(stale), since, taken)
+    except SendFailed as failure:
+        if horizon is None or now - since < horizon:
             log.warning("notification %d: cannot look it up yet: %s", stale.id, failure.reason)
-            continue
+            return
         async with pool.connection() as conn, conn.transaction():
-            if found is not None:
-                await outbox.record_accepted(
-                    conn, stale.id, found.status, delivery.provider.name, found.provider_id
-                )
-                await _mark_alert(conn, stale, now)
-            else:
-                await outbox.record(conn, stale.id, "pending", due_at=now)
+            reason = f"no answer, and the provider cannot be asked: {failure.reason}"
+            if await outbox.give_up_unconfirmed(conn, stale.id, reason):
+                log.warning("notification %d gave_up: %s", stale.id, reason)
+                await move_on(conn, stale, now)
+        return
+    async with pool.connection() as conn, conn.transaction():
+        if found is not None:
+            await outbox.record_accepted(
+                conn, stale.id, found.status, provider.name, found.provider_id
+            )
+            await _mark_alert(conn, stale, now)
+        else:
+            await outbox.release(conn, stale.id, due_at=now)

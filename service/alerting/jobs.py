@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import procrastinate
 import psycopg
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from psycopg_pool import AsyncConnectionPool
 
 from service.alerting.delivery import Delivery, deliver_due, reconcile_stale
@@ -54,7 +54,7 @@ class AlertingJobs:
         app.periodic(cron="* * * * *", periodic_id="alerting")(tick)
 
     async def _deliver_now(self) -> None:
-        settled = await reconcile_stale(self.pool, self.delivery, self.clock())
+        settled = await reconcile_stale(self.pool, self.delivery, self.clock(), self.horizon)
         sent = await deliver_due(self.pool, self.delivery, self.clock(), self.horizon)
         if sent or settled:
             log.info("%d messages sent, %d unfinished sends settled", sent, settled)
@@ -92,5 +92,6 @@ class AlertingJobs:
             await job.defer_async()
         except AlreadyEnqueued:
             pass  # a waiting delivery will send these too
-        except psycopg.Error as exc:  # the tick sends them within a minute
+        # procrastinate wraps a lost connection in ConnectorException.
+        except (psycopg.Error, ConnectorException) as exc:  # the tick sends them within a minute
             log.warning("delivery not booked: %s", exc)

@@ -128,6 +128,32 @@ async def recently_told(
     return frozenset(str(row[0]) for row in await cur.fetchall())
 
 
+async def already_on_its_way(
+    conn: AsyncConnection[Any], alert_id: int, person_key: str, channel: str, now: datetime
+) -> bool:
+    """Whether the alert has a message to `person_key` on `channel` that is waiting, being
+    sent or sent; one waiting (for its delay, or a retry) is made due at `now`."""
+    cur = await conn.execute(
+        """UPDATE notifications SET due_at = least(due_at, %(now)s), updated_at = now()
+           WHERE alert_id = %(alert)s AND channel = %(channel)s AND status = 'pending'
+             AND purpose IN ('alert', 'escalation')
+             AND coalesce('contact:' || contact_id, 'user:' || user_id) = %(person)s""",
+        {"now": now, "alert": alert_id, "channel": channel, "person": person_key},
+    )
+    if cur.rowcount:
+        return True
+    cur = await conn.execute(
+        """SELECT 1 FROM notifications
+           WHERE alert_id = %(alert)s AND channel = %(channel)s
+             AND status IN ('sending', 'queued', 'sent', 'delivered')
+             AND purpose IN ('alert', 'escalation')
+             AND coalesce('contact:' || contact_id, 'user:' || user_id) = %(person)s
+           LIMIT 1""",
+        {"alert": alert_id, "channel": channel, "person": person_key},
+    )
+    return await cur.fetchone() is not None
+
+
 async def cancel_pending(conn: AsyncConnection[Any], alert_id: int, *, keep_all_clear: bool) -> int:
     """Cancel the alert's messages not sent yet; how many."""
     purposes = ["alert", "escalation"] if keep_all_clear else ["alert", "escalation", "all_clear"]
@@ -176,6 +202,44 @@ async def claim_stale(
            RETURNING {columns}""",
         {"now": now, "before": now - lease},
     )
+
+
+async def provider_ids_to(
+    conn: AsyncConnection[Any], n: Notification, provider: str, since: datetime
+) -> set[str]:
+    """The provider's ids recorded for other messages to `n`'s number sent since `since`:
+    a lookup of `n` at the provider must not take one of them for it."""
+    cur = await conn.execute(
+        """SELECT provider_id FROM notifications
+           WHERE address = %s AND provider = %s AND provider_id IS NOT NULL AND id <> %s
+             AND claimed_at >= %s""",
+        (n.address, provider, n.id, since),
+    )
+    return {str(row[0]) for row in await cur.fetchall()}
+
+
+async def release(conn: AsyncConnection[Any], notification_id: int, due_at: datetime) -> bool:
+    """Put a message whose send was lost back in the queue, due at `due_at`, unless a
+    delivery report came meanwhile and named it; False then."""
+    cur = await conn.execute(
+        """UPDATE notifications SET status = 'pending', due_at = %s, updated_at = now()
+           WHERE id = %s AND status = 'sending' AND provider_id IS NULL""",
+        (due_at, notification_id),
+    )
+    return cur.rowcount == 1
+
+
+async def give_up_unconfirmed(
+    conn: AsyncConnection[Any], notification_id: int, reason: str
+) -> bool:
+    """Give up a message whose send was never confirmed, unless a delivery report came
+    meanwhile and named it; False then."""
+    cur = await conn.execute(
+        """UPDATE notifications SET status = 'gave_up', error = %s, updated_at = now()
+           WHERE id = %s AND status = 'sending' AND provider_id IS NULL""",
+        (reason, notification_id),
+    )
+    return cur.rowcount == 1
 
 
 async def get(conn: AsyncConnection[Any], notification_id: int) -> Notification | None:

@@ -5,6 +5,7 @@ presses. Provider-neutral: the Twilio routes (and any other provider's) translat
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from datetime import datetime
 from typing import Any
@@ -24,12 +25,15 @@ ACKNOWLEDGING = frozenset(
 # Carrier keywords: no more SMS, and SMS again.
 STOPPING = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "退订", "td"})
 STARTING = frozenset({"start", "unstop", "yes start"})
+# Whitespace of any kind and the punctuation people end a reply with, at either end.
+_AROUND = re.compile(r"^[\s.!。！,，~]+|[\s.!。！,，~]+$")
 
 
-def _word(body: str) -> str:
-    """The reply as one lower-case word: full-width digits and punctuation folded."""
-    text = unicodedata.normalize("NFKC", body).strip().lower()
-    return text.strip(" .!。！,，~")
+def reply_word(body: str) -> str:
+    """The reply as one lower-case word: full-width digits and letters folded, and the spaces
+    and punctuation typed around it taken away, in whatever order they come ("1 。", "ok!\t")."""
+    text = unicodedata.normalize("NFKC", body).lower()
+    return _AROUND.sub("", text)
 
 
 async def delivery_report(
@@ -55,7 +59,7 @@ async def sms_reply(
     conn: AsyncConnection[Any], sender: str, body: str, now: datetime
 ) -> str | None:
     """Act on an SMS from `sender`; the answer to send back (None: say nothing)."""
-    word = _word(body)
+    word = reply_word(body)
     if word in STOPPING:
         await conn.execute(
             "UPDATE contacts SET sms_stopped_at = %s WHERE phone = %s AND sms_stopped_at IS NULL",

@@ -20,7 +20,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from service.alerting import messages, replies
 from service.alerting.providers.twilio import notification_status, voice_for
 from service.deps import PoolDep, SettingsDep
-from service.errors import Forbidden
+from service.errors import BadRequest, Forbidden
+from service.ids import Id
 
 router = APIRouter(
     tags=["twilio"],
@@ -42,6 +43,9 @@ async def twilio_form(request: Request, settings: SettingsDep) -> dict[str, str]
     signature = request.headers.get("X-Twilio-Signature", "")
     if not RequestValidator(token.get_secret_value()).validate(url, form, signature):
         raise Forbidden("bad or missing X-Twilio-Signature")
+    if any("\x00" in key or "\x00" in value for key, value in form.items()):
+        # No text or call carries one, and PostgreSQL text cannot hold it.
+        raise BadRequest("a form field holds the NUL character")
     return form
 
 
@@ -52,7 +56,7 @@ TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
 async def twilio_status(
     form: TwilioForm,
     pool: PoolDep,
-    notification: Annotated[int | None, Query(description="Our id for the message.")] = None,
+    notification: Annotated[Id | None, Query(description="Our id for the message.")] = None,
 ) -> Response:
     """A message's or call's delivery report; unknown ids are logged and ignored."""
     sid = form.get("MessageSid") or form.get("CallSid") or ""
@@ -82,7 +86,7 @@ async def twilio_inbound(form: TwilioForm, pool: PoolDep) -> Response:
 async def twilio_key_press(
     form: TwilioForm,
     pool: PoolDep,
-    notification: Annotated[int, Query(description="The call's notification id.")],
+    notification: Annotated[Id, Query(description="The call's notification id.")],
 ) -> Response:
     """A key pressed during an alert call: 1 acknowledges the alert."""
     async with pool.connection() as conn, conn.transaction():

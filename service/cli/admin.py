@@ -1,15 +1,19 @@
-"""`linli admin ...`: create communities, residents, contacts, users, gateways; assign devices.
+"""`linli admin ...`: create communities, residents, contacts, users, gateways; assign devices;
+export a resident's data.
 
 Bad input (a missing option, a value of the wrong type, a phone that is not a valid E.164
-number, a name already taken, a doctor who is not one) ends the command with one line on
-stderr and exit code 2.
+number, a name already taken, a doctor who is not one, a resident who does not exist) ends the
+command with one line on stderr and exit code 2. Changes to residents' data and exports are
+audited as made at the command line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -41,11 +45,15 @@ from service.admin.users import (
 from service.cli.common import (
     OneLineCommand,
     OneLineGroup,
+    conninfo,
+    fail,
     load_settings,
     one_line_errors,
     run_in_transaction,
 )
 from service.errors import Invalid
+from service.privacy import export
+from service.privacy.audit import COMMAND_LINE
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -164,7 +172,8 @@ def assign_device_command(
 ) -> None:
     """Give a device's readings (of one device user) to a resident, including waiting ones."""
     result = run_in_transaction(
-        load_settings(), lambda conn: assign(conn, serial, user_index, resident_id)
+        load_settings(),
+        lambda conn: assign(conn, serial, user_index, resident_id, actor=COMMAND_LINE),
     )
     typer.echo(
         f"device {serial} user {user_index} -> resident {resident_id};"
@@ -263,7 +272,7 @@ def create_resident_command(
         doctor_id=doctor,
     )
     resident: Resident = run_in_transaction(
-        load_settings(), lambda conn: create_resident(conn, data)
+        load_settings(), lambda conn: create_resident(conn, data, actor=COMMAND_LINE)
     )
     where = f"community {resident.community_id}"
     if resident.grid_id is not None:
@@ -318,7 +327,7 @@ def create_contact_command(
         **_quiet_hours(quiet_hours),
     )
     contact: Contact = run_in_transaction(
-        load_settings(), lambda conn: create_contact(conn, resident_id, data)
+        load_settings(), lambda conn: create_contact(conn, resident_id, data, actor=COMMAND_LINE)
     )
     typer.echo(
         f"{contact.id} contact {contact.name} {contact.phone} ({contact.kind},"
@@ -373,7 +382,7 @@ def create_user_command(
         for community_id in community or []:
             user = await grant_community(conn, user.id, community_id)
         for resident_id in resident or []:
-            user = await grant_resident(conn, user.id, resident_id)
+            user = await grant_resident(conn, user.id, resident_id, actor=COMMAND_LINE)
         return user
 
     user = run_in_transaction(load_settings(), work)
@@ -402,3 +411,32 @@ def create_token_command(
         err=True,
     )
     typer.echo(issued.token)
+
+
+@command("export-resident")
+def export_resident_command(
+    resident_id: Annotated[int, typer.Argument(help="The resident's id.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The file to write; default: standard output.")
+    ] = None,
+) -> None:
+    """Write everything Linli holds about a resident as one JSON document (a copy on request,
+    audited)."""
+    try:
+        sink = sys.stdout.buffer if out is None else out.open("wb")
+    except OSError as exc:
+        raise Invalid(f"cannot write {out}: {exc.strerror}") from None
+    written = False
+    try:
+        with conninfo(load_settings()) as info:
+            asyncio.run(export.write(info, resident_id, COMMAND_LINE, sink.write))
+        written = True
+    except OSError as exc:  # the disk filled up, or whoever read the output went away
+        fail(f"resident {resident_id} not exported: {exc.strerror or exc}")
+    finally:
+        if out is not None:
+            sink.close()
+            if not written:
+                out.unlink(missing_ok=True)  # no half document, nor an empty one
+    if out is not None:
+        typer.echo(f"resident {resident_id} exported to {out}", err=True)

@@ -18,6 +18,7 @@ from service.cli.common import (
     one_line_errors,
 )
 from service.cli.doctor import diagnose
+from service.jobs import one_line_database_errors
 from service.logs import configure_logging
 from service.migrate import migrate as apply_migrations
 
@@ -42,14 +43,16 @@ app.command("demo", cls=OneLineCommand)(demo.demo)
 def serve() -> None:
     """Run the HTTP API (LINLI_HOST:LINLI_PORT) until Ctrl-C."""
     settings = load_settings()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
+    one_line_database_errors()  # a PostgreSQL restart: no storm of tracebacks
     # log_config=None: uvicorn's records go through the handler configured above.
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_level=settings.log_level,
         log_config=None,
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

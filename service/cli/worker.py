@@ -10,7 +10,7 @@ import uvloop
 
 from service.cli.common import conninfo, load_settings, one_line_errors
 from service.database import open_pool
-from service.jobs import Jobs
+from service.jobs import Jobs, one_line_database_errors
 from service.logs import configure_logging
 from service.migrate import pending_migrations
 from service.settings import Settings
@@ -39,7 +39,8 @@ def worker() -> None:
     """Run the background jobs (detection, alerting) until Ctrl-C or SIGTERM; run as many
     as you like."""
     settings = load_settings()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
+    one_line_database_errors()  # a PostgreSQL restart: no storm of tracebacks
     with conninfo(settings) as info:
         try:
             # uvloop, as `linli serve` runs under uvicorn: about a tenth less CPU for the

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import procrastinate
 import psycopg
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from psycopg_pool import AsyncConnectionPool
 
 from service.detection.service import check_all_queued, check_resident, run_due
@@ -102,5 +102,7 @@ class DetectionJobs:
                 await job.defer_async(resident_id=resident_id)
             except AlreadyEnqueued:
                 pass  # a waiting job will see these readings too
-            except psycopg.Error as exc:  # the tick's sweep checks them within a minute
+            # procrastinate wraps a lost connection in ConnectorException. The readings are
+            # stored: the tick's sweep checks them within a minute.
+            except (psycopg.Error, ConnectorException) as exc:
                 log.warning("resident %d: detection job not deferred: %s", resident_id, exc)

@@ -169,7 +169,13 @@ async def ingest_batch(
             async with pool.connection() as conn, conn.pipeline(), conn.transaction():
                 outcomes = await _store(conn, gateway_id, batch, skew, residents)
             break
-        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+        # A resident erased while the batch was stored: their device's readings go in again,
+        # now as nobody's (the assignment went with them).
+        except (
+            psycopg.errors.DeadlockDetected,
+            psycopg.errors.SerializationFailure,
+            psycopg.errors.ForeignKeyViolation,
+        ):
             if attempt == _ATTEMPTS:
                 raise
     if stored_for is not None and residents:

@@ -8,7 +8,10 @@ from fastapi import APIRouter, Query
 
 from service.access import ensure_can_see_resident
 from service.deps import AdminDep, Transaction, UserDep
+from service.ids import Id
 from service.periods import SinceQuery, UntilQuery, period
+from service.privacy import audit
+from service.privacy.deps import ActorDep
 from service.readings.queries import (
     BloodPressureReading,
     DailyBloodPressure,
@@ -27,32 +30,37 @@ KindQuery = Annotated[ReadingKind, Query(description="blood_pressure or glucose"
 
 @router.get("/v1/residents/{resident_id}/readings")
 async def get_resident_readings(
-    resident_id: int,
+    resident_id: Id,
     kind: KindQuery,
     user: UserDep,
+    actor: ActorDep,
     conn: Transaction,
     since: SinceQuery = None,
     until: UntilQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[BloodPressureReading] | list[GlucoseReading]:
-    """A resident's readings of one kind, oldest first (default: the last 30 days)."""
+    """A resident's readings of one kind, oldest first (default: the last 30 days); audited."""
     start, end = period(since, until, days=30)
     await ensure_can_see_resident(conn, user, resident_id)
+    await audit.record(conn, actor, "read readings", resident_id, kind=kind)
     return await resident_readings(conn, resident_id, kind, start, end, limit)
 
 
 @router.get("/v1/residents/{resident_id}/daily")
 async def get_daily_summaries(
-    resident_id: int,
+    resident_id: Id,
     kind: KindQuery,
     user: UserDep,
+    actor: ActorDep,
     conn: Transaction,
     since: SinceQuery = None,
     until: UntilQuery = None,
 ) -> list[DailyBloodPressure] | list[DailyGlucose]:
-    """A resident's daily summaries (China Standard Time days; default: the last 90 days)."""
+    """A resident's daily summaries (China Standard Time days; default: the last 90 days);
+    audited."""
     start, end = period(since, until, days=90)
     await ensure_can_see_resident(conn, user, resident_id)
+    await audit.record(conn, actor, "read daily summaries", resident_id, kind=kind)
     return await daily_summaries(conn, resident_id, kind, start, end)
 
 

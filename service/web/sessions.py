@@ -1,5 +1,5 @@
 """Signing in to the pages: passwords (argon2), sessions kept as the SHA-256 of a random token,
-and a limit on wrong passwords per name and per address."""
+and a limit on wrong passwords per name and per client (an address; an IPv6 /64)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from psycopg.rows import class_row
 
 from dashboards.ports import Role, Session, SignInRefused, Viewer
 from service.passwords import hash_password, verify_password
+from service.throttle import client_key
 from service.tokens import new_token, token_hash
 
 SESSION_PREFIX = "lws_"
@@ -45,7 +46,7 @@ async def sign_in(
     conn: AsyncConnection[Any], username: str, password: str, client: str | None
 ) -> str:
     """A new session token for the right name and password; SignInRefused otherwise."""
-    if await _locked(conn, username, client):
+    if await _locked(conn, username, client_key(client)):
         raise SignInRefused(locked=True)
     cur = await conn.execute(
         """SELECT id, password_hash FROM users
@@ -60,7 +61,8 @@ async def sign_in(
         ok = False
     if row is None or not ok:
         await conn.execute(
-            "INSERT INTO sign_in_failures (username, client) VALUES (%s, %s)", (username, client)
+            "INSERT INTO sign_in_failures (username, client) VALUES (%s, %s)",
+            (username, client_key(client)),
         )
         raise SignInRefused
     token = new_token(SESSION_PREFIX)

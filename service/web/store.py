@@ -103,7 +103,14 @@ class WebStore:
             return []
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                """SELECT l.at, u.display_name, l.action, l.resident_id, r.name, l.client
+                # The action with the names of the fields it changed, if any; an erased
+                # resident has no row any more, only a number.
+                """SELECT l.at, u.display_name,
+                          l.action || coalesce(' (' || (
+                              SELECT string_agg(f, ', ')
+                              FROM jsonb_array_elements_text(l.detail -> 'fields') f) || ')',
+                              ''),
+                          l.resident_id, r.name, l.client
                    FROM audit_log l LEFT JOIN users u ON u.id = l.user_id
                    LEFT JOIN residents r ON r.id = l.resident_id
                    ORDER BY l.id DESC LIMIT %s""",

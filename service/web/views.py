@@ -23,6 +23,7 @@ from service.access import (
 from service.alerting import outbox
 from service.alerting.notify import acknowledge
 from service.auth import User
+from service.privacy import audit
 
 # Rules a doctor follows up on over days, most serious first.
 FOLLOW_UP_RULES = ("bp.drift.up", "bp.uncontrolled", "glucose.uncontrolled", "adherence.missed")
@@ -85,7 +86,9 @@ async def act_on_alert(
     action: Literal["acknowledge", "resolve"],
     note: str,
 ) -> bool:
-    """Acknowledge or resolve an alert the viewer may see, with an optional note."""
+    """Acknowledge or resolve an alert the viewer may see, with an optional note; audited.
+
+    The pages hand in no client address for changes, so these entries name none."""
     cur = await conn.execute("SELECT resident_id FROM alerts WHERE id = %s", (alert_id,))
     row = await cur.fetchone()
     if row is None or viewer.role == "family":
@@ -98,23 +101,41 @@ async def act_on_alert(
         done = await acknowledge(conn, alert_id, f"user:{viewer.id}", "web", now)
     else:
         done = await resolve(conn, alert_id, now)
-    if done and note:
-        await conn.execute(
-            "INSERT INTO notes (resident_id, alert_id, user_id, text) VALUES (%s, %s, %s, %s)",
-            (resident_id, alert_id, viewer.id, note),
-        )
-    return done
+    if not done:
+        return False
+    actor = audit.Actor(viewer.id, None)
+    verb: audit.Action = "acknowledge alert" if action == "acknowledge" else "resolve alert"
+    await audit.record(conn, actor, verb, resident_id, alert_id=alert_id, via="web")
+    if note:
+        await _write_note(conn, viewer, resident_id, note, alert_id)
+    return True
 
 
 async def add_note(conn: AsyncConnection[Any], viewer: Viewer, resident_id: int, text: str) -> bool:
-    """A note by a doctor or admin on a resident they may see."""
+    """A note by a doctor or admin on a resident they may see; audited."""
     if viewer.role == "family" or not await can_see_resident(conn, as_user(viewer), resident_id):
         return False
-    await conn.execute(
-        "INSERT INTO notes (resident_id, user_id, text) VALUES (%s, %s, %s)",
-        (resident_id, viewer.id, text),
-    )
+    await _write_note(conn, viewer, resident_id, text)
     return True
+
+
+async def _write_note(
+    conn: AsyncConnection[Any],
+    viewer: Viewer,
+    resident_id: int,
+    text: str,
+    alert_id: int | None = None,
+) -> None:
+    """Store a note, audited by its id (never its text)."""
+    cur = await conn.execute(
+        """INSERT INTO notes (resident_id, alert_id, user_id, text) VALUES (%s, %s, %s, %s)
+           RETURNING id""",
+        (resident_id, alert_id, viewer.id, text),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    actor = audit.Actor(viewer.id, None)
+    await audit.record(conn, actor, "add note", resident_id, note_id=int(row[0]), via="web")
 
 
 async def resolve(conn: AsyncConnection[Any], alert_id: int, at: datetime) -> bool:
@@ -134,11 +155,7 @@ async def audit_view(
     conn: AsyncConnection[Any], viewer: Viewer, resident_id: int, client: str | None
 ) -> None:
     """Write down that the viewer looked at the resident's data."""
-    await conn.execute(
-        """INSERT INTO audit_log (user_id, action, resident_id, client)
-           VALUES (%s, 'view resident', %s, %s)""",
-        (viewer.id, resident_id, client),
-    )
+    await audit.record(conn, audit.Actor(viewer.id, client), "view resident", resident_id)
 
 
 async def resident_alerts(

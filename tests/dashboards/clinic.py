@@ -4,15 +4,19 @@ week of readings and an alert each, and a daughter who may see only her mother."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 
 from service.passwords import hash_password
 from service.readings import summaries
+from service.settings import Settings
+from tests.conftest import LiveServer
 from tests.factories import community, resident
 
 PASSWORD = "correct horse battery"
@@ -106,3 +110,17 @@ def open_clinic(db: psycopg.Connection[Any]) -> Clinic:
     alert_id = _alert(db, mother, "bp.urgent", "urgent")
     _alert(db, neighbour, "bp.uncontrolled", "warning")
     return Clinic(place, mother, neighbour, alert_id)
+
+
+# Fixtures of the tests that use the clinic: import them by name into the test module.
+@pytest.fixture
+def clinic(db: psycopg.Connection[Any]) -> Clinic:
+    """The clinic, in the test's own database."""
+    return open_clinic(db)
+
+
+@pytest.fixture
+def site(settings: Settings, clinic: Clinic) -> Iterator[str]:
+    """The address of Linli serving the clinic (the pages and the API)."""
+    with LiveServer(settings.model_copy(update={"run_worker": False})) as server:
+        yield server.url

@@ -16,11 +16,14 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from service.settings import Settings
 from tests.chromium import CHROMIUM_ARGS
-from tests.conftest import LiveServer
 from tests.dashboards.browser import TIMEOUT_MS, Tab, chromium_path
-from tests.dashboards.clinic import PASSWORD, Clinic, open_clinic
+from tests.dashboards.clinic import (  # noqa: F401 (clinic, site: fixtures)
+    PASSWORD,
+    Clinic,
+    clinic,
+    site,
+)
 
 OpenTab = Callable[..., Tab]
 
@@ -48,17 +51,6 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.C
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         print(f"\nscreenshots of the pages: {directory}")
     return directory
-
-
-@pytest.fixture
-def clinic(db: psycopg.Connection[Any]) -> Clinic:
-    return open_clinic(db)
-
-
-@pytest.fixture
-def site(settings: Settings, clinic: Clinic) -> Iterator[str]:
-    with LiveServer(settings.model_copy(update={"run_worker": False})) as server:
-        yield server.url
 
 
 @pytest.fixture

@@ -5,27 +5,18 @@ token, other people's residents and wrong passwords change nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
-from tests.conftest import LiveServer
-from tests.dashboards.clinic import PASSWORD, Clinic, open_clinic
+from tests.dashboards.clinic import (  # noqa: F401 (clinic, site: fixtures)
+    PASSWORD,
+    Clinic,
+    clinic,
+    site,
+)
 from tests.factories import assign, auth, blood_pressure, new_gateway
-
-
-@pytest.fixture
-def clinic(db) -> Clinic:
-    return open_clinic(db)
-
-
-@pytest.fixture
-def site(settings, clinic) -> Iterator[str]:
-    with LiveServer(settings.model_copy(update={"run_worker": False})) as server:
-        yield server.url
 
 
 def browser(url: str) -> httpx.Client:

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.codecs import (
@@ -25,6 +25,7 @@ from devices.codecs import (
 )
 from tests.devices.test_codecs_date_time import date_times
 from tests.devices.test_codecs_sfloat import sfloats
+from tests.fuzzing import counted, examples
 
 
 def packet(text: str) -> bytes:
@@ -157,13 +158,15 @@ class TestProperties:
     def test_round_trip(self, value: BloodPressureMeasurement) -> None:
         assert decode_blood_pressure_measurement(encode_blood_pressure_measurement(value)) == value
 
-    @settings(max_examples=800)
+    @counted
+    @examples(800, 4000)
     @given(st.binary(max_size=24))
     def test_random_bytes_raise_only_decode_errors(self, data: bytes) -> None:
         with contextlib.suppress(DecodeError):
             decode_blood_pressure_measurement(data)
 
-    @settings(max_examples=800)
+    @counted
+    @examples(800, 4000)
     @given(measurements(), st.data())
     def test_corrupted_packets_raise_only_decode_errors(
         self, value: BloodPressureMeasurement, data: st.DataObject

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.codecs import (
@@ -34,6 +34,7 @@ from devices.codecs import (
     encode_string,
     encode_system_id,
 )
+from tests.fuzzing import counted, examples
 
 
 @st.composite
@@ -154,7 +155,8 @@ class TestDeviceInformation:
         assert decode_string(encode_string(text)) == text
 
 
-@settings(max_examples=600)
+@counted
+@examples(600, 3000)
 @given(st.binary(max_size=16))
 @pytest.mark.parametrize(
     "decode",

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.codecs import (
@@ -29,6 +29,7 @@ from devices.codecs.glucose import SAMPLE_LOCATIONS, SAMPLE_TYPES
 from devices.codecs.glucose_context import CARBOHYDRATE_IDS, HEALTH, MEALS, MEDICATION_IDS, TESTERS
 from tests.devices.test_codecs_date_time import date_times
 from tests.devices.test_codecs_sfloat import sfloats
+from tests.fuzzing import counted, examples
 
 EXAMPLE_A = "1B 05 00 E8 07 03 0F 07 2D 00 3C 00 69 B0 11 00 00"
 CONTEXT_A = "47 05 00 01 2D D0 01 51 41 F0"
@@ -228,14 +229,16 @@ class TestProperties:
     def test_context_round_trip(self, value: GlucoseContext) -> None:
         assert decode_glucose_context(encode_glucose_context(value)) == value
 
-    @settings(max_examples=800)
+    @counted
+    @examples(800, 4000)
     @given(st.binary(max_size=24))
     def test_random_bytes_raise_only_decode_errors(self, data: bytes) -> None:
         for decode in (decode_glucose_measurement, decode_glucose_context, decode_glucose_feature):
             with contextlib.suppress(DecodeError):
                 decode(data)
 
-    @settings(max_examples=800)
+    @counted
+    @examples(800, 4000)
     @given(measurements(), contexts(), st.data())
     def test_corrupted_packets_raise_only_decode_errors(
         self, measurement: GlucoseMeasurement, context: GlucoseContext, data: st.DataObject

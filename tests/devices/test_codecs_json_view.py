@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.codecs import DecodeError, UnknownCharacteristic, decode_to_dict
 from devices.codecs.json_view import DECODERS
+from tests.fuzzing import counted, examples
 
 
 def view(uuid16: int, text: str) -> dict[str, object]:
@@ -125,7 +126,8 @@ class TestOthers:
             view(0x2A99, "00")
 
 
-@settings(max_examples=1500)
+@counted
+@examples(1500, 7500)
 @given(st.sampled_from(sorted(DECODERS)), st.binary(max_size=24))
 def test_random_bytes_give_json_or_a_decode_error(uuid16: int, data: bytes) -> None:
     try:

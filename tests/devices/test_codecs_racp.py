@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.codecs import (
@@ -30,6 +30,7 @@ from devices.codecs import (
     encode_response,
 )
 from tests.devices.test_codecs_date_time import date_times
+from tests.fuzzing import counted, examples
 
 REPORT = OpCode.REPORT_STORED_RECORDS
 
@@ -232,7 +233,8 @@ class TestProperties:
             count %= 1 << (8 * size)
         assert decode_response(encode_response(RecordCount(count, size))) == RecordCount(count)
 
-    @settings(max_examples=1000)
+    @counted
+    @examples(1000, 5000)
     @given(st.binary(max_size=20))
     def test_random_bytes_raise_only_decode_errors(self, data: bytes) -> None:
         with contextlib.suppress(DecodeError):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.codecs import DecodeError, EncodeError, SFloat, decode_sfloat, encode_sfloat
 from devices.codecs.sfloat import sfloat_from_word
+from tests.fuzzing import counted, examples
 
 SPECIALS = ["nan", "nres", "positive_infinity", "negative_infinity", "reserved"]
 
@@ -135,7 +136,8 @@ class TestProperties:
         else:
             assert decoded.special in SPECIALS
 
-    @settings(max_examples=600)
+    @counted
+    @examples(600, 3000)
     @given(st.binary(max_size=4))
     def test_random_bytes_raise_only_decode_errors(self, data: bytes) -> None:
         try:

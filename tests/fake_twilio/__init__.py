@@ -22,7 +22,9 @@ What it fakes:
   Status callbacks are posted, signed with X-Twilio-Signature, to `StatusCallback`; calls
   report the `StatusCallbackEvent`s asked for, `completed` only by default.
 * Failure injection: `fail_next` (500/503/429 with Retry-After), `stall_next` (the client
-  times out; optionally the resource is created anyway), `reject_number` (e.g. 21610).
+  times out; optionally the resource is created anyway), `hold_answer_next` (created at once,
+  answered late), `reject_number` (e.g. 21610), and `outage` until `restore` (every request
+  answered a 5xx, connections refused, or requests never answered).
 * People answering: `reply` posts a signed incoming SMS to the service, `press` posts digits
   to the action of the `<Gather>` in a call's `Twiml`.
 
@@ -36,7 +38,13 @@ Run it by hand with `python -m tests.fake_twilio --port 8901`.
 """
 
 from tests.fake_twilio.resources import TwilioError
-from tests.fake_twilio.server import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilio, Recorded
+from tests.fake_twilio.server import (
+    DEFAULT_ACCOUNT_SID,
+    DEFAULT_AUTH_TOKEN,
+    FakeTwilio,
+    OutageMode,
+    Recorded,
+)
 from tests.fake_twilio.webhooks import CallbackAttempt
 
 __all__ = [
@@ -44,6 +52,7 @@ __all__ = [
     "DEFAULT_AUTH_TOKEN",
     "CallbackAttempt",
     "FakeTwilio",
+    "OutageMode",
     "Recorded",
     "TwilioError",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Literal, Self, TypeVar
 from urllib.parse import parse_qs, parse_qsl
 
 import httpx
@@ -43,11 +43,14 @@ _ROUTE = re.compile(
 )
 _log = logging.getLogger("tests.fake_twilio")
 _T = TypeVar("_T")
+# How Twilio is down: answering errors, refusing connections, or never answering.
+OutageMode = Literal["error", "refuse", "hang"]
 
 
 @dataclass
 class Recorded:
-    """One request the fake received. `status` stays None while it is being answered."""
+    """One request the fake received. `status` stays None while it is being answered (and
+    for good when a hanging outage dropped it unanswered)."""
 
     method: str
     path: str
@@ -65,6 +68,13 @@ class _Fault:
     status: int | None  # None: stall
     seconds: float = 0.0
     then_create: bool = False
+    hold: float = 0.0  # created at once, answered this many seconds later
+
+
+@dataclass(frozen=True)
+class _Outage:
+    mode: OutageMode
+    status: int
 
 
 @dataclass
@@ -109,7 +119,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         auth = self.headers.get("Authorization")
-        status, payload, headers = self.server.fake._handle(method, self.path, auth, body)
+        answer = self.server.fake._handle(method, self.path, auth, body)
+        if answer is None:  # a hanging outage: the connection is dropped unanswered
+            self.close_connection = True
+            return
+        status, payload, headers = answer
         data = json.dumps(payload).encode()
         headers = {
             "Content-Type": "application/json; charset=utf-8",
@@ -155,14 +169,11 @@ class FakeTwilio:
         self._callbacks: list[webhooks.CallbackAttempt] = []
         self._faults: collections.deque[_Fault] = collections.deque()
         self._rejected: dict[str, tuple[int, int]] = {}
+        self._outage: _Outage | None = None
         self._closing = threading.Event()
         self._workers: list[threading.Thread] = []
-        self._server = _Server((host, port), self)
+        self._listen(host, port)
         self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -182,9 +193,10 @@ class FakeTwilio:
         if self._closing.is_set():
             return
         self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        with self._cond:
+            self._cond.notify_all()  # hanging requests end
+        if self._listening:
+            self._stop_listening()
         deadline = time.monotonic() + 2
         for worker in self._workers:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -242,10 +254,42 @@ class FakeTwilio:
         """
         self._add_faults(_Fault(None, seconds, then_create) for _ in range(count))
 
+    def hold_answer_next(self, count: int = 1, seconds: float = 5.0) -> None:
+        """The next `count` creating POSTs create the message or call at once and answer only
+        after `seconds`: Twilio took it, and the answer is slow to come back."""
+        self._add_faults(_Fault(None, then_create=True, hold=seconds) for _ in range(count))
+
     def reject_number(self, number: str, code: int = 21610, status: int = 400) -> None:
         """Every message or call to `number` fails with this Twilio error."""
         with self._cond:
             self._rejected[number] = (status, code)
+
+    def outage(self, mode: OutageMode = "error", status: int = 503) -> None:
+        """Twilio is down until `restore()` (another call switches to another kind of outage):
+
+        - "error": every request is answered `status` (a 500 or 503, say) as in an incident;
+        - "refuse": nothing listens on the port: connections are refused;
+        - "hang": requests are read and never answered: the client times out.
+
+        Nothing is created meanwhile. Messages and calls created before move on and report
+        their statuses as usual.
+        """
+        if not 400 <= status <= 599:
+            raise ValueError(f"an outage answers an error status, got {status}")
+        self.restore()
+        with self._cond:
+            self._outage = _Outage(mode, status)
+        if mode == "refuse":
+            self._stop_listening()
+
+    def restore(self) -> None:
+        """The end of an outage: Twilio answers again, on the same address."""
+        with self._cond:
+            outage, self._outage = self._outage, None
+            self._cond.notify_all()  # wakes the hanging requests, which are then dropped
+        if outage is not None and outage.mode == "refuse" and not self._closing.is_set():
+            host, port = self._server.server_address[:2]
+            self._listen(str(host), int(port))
 
     # -- the service's webhooks ------------------------------------------------------------
 
@@ -277,14 +321,22 @@ class FakeTwilio:
 
     def _handle(
         self, method: str, target: str, auth: str | None, body: str
-    ) -> tuple[int, Resource, dict[str, str]]:
+    ) -> tuple[int, Resource, dict[str, str]] | None:
+        """The answer to a request: status, JSON and headers; None for no answer at all."""
         path, _, query = target.partition("?")
         lists = parse_qs(body, keep_blank_values=True)
         form = {name: values[0] for name, values in lists.items()}
         record = Recorded(method, path, dict(parse_qsl(query, keep_blank_values=True)), form, lists)
         with self._cond:
             self._requests.append(record)
+            outage = self._outage
+        if outage is not None and outage.mode == "hang":
+            with self._cond:
+                self._cond.wait_for(lambda: self._outage is None or self._closing.is_set())
+            return None
         try:
+            if outage is not None:
+                raise TwilioError(outage.status)
             self._authenticate(auth)
             status, payload = self._route(method, record)
         except TwilioError as error:
@@ -342,6 +394,8 @@ class FakeTwilio:
             record.resource = dict(stored.resource)
             self._cond.notify_all()
         self._start(self._message_lifecycle if kind == "Messages" else self._call_lifecycle, stored)
+        if fault and fault.hold:
+            self._closing.wait(fault.hold)
         return dict(record.resource)
 
     def _apply(self, fault: _Fault) -> None:
@@ -350,6 +404,8 @@ class FakeTwilio:
             if fault.status == 429:
                 error.headers["Retry-After"] = "1"
             raise error
+        if fault.hold:
+            return  # created first, answered late (in _create)
         self._closing.wait(fault.seconds)
         if not fault.then_create or self._closing.is_set():
             raise TwilioError(503)
@@ -397,6 +453,22 @@ class FakeTwilio:
             self._cond.notify_all()
 
     # -- internals: helpers ----------------------------------------------------------------
+
+    @property
+    def _listening(self) -> bool:
+        return self._thread.is_alive()
+
+    def _listen(self, host: str, port: int) -> None:
+        self._server = _Server((host, port), self)  # reuses the address of an earlier one
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def _stop_listening(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
 
     def _add_faults(self, faults: Iterable[_Fault]) -> None:
         with self._cond:

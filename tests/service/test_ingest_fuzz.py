@@ -7,12 +7,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from service.errors import LinliError
 from service.ingest.parsing import parse_batch
 from tests.factories import auth, blood_pressure, glucose, new_gateway
+from tests.fuzzing import SHARED_FIXTURES, counted, examples
 
 json_values = st.recursive(
     st.none()
@@ -55,8 +56,9 @@ near_misses = st.builds(
 
 
 class TestParseBatch:
+    @counted
+    @examples(400, 4000)
     @given(document=json_values)
-    @settings(max_examples=400)
     def test_any_json_document_is_refused_or_answered(self, document: Any) -> None:
         try:
             batch = parse_batch(orjson.dumps(document), max_readings=1000)
@@ -70,8 +72,9 @@ class TestParseBatch:
         answered = [i for i, _ in batch.readings] + [r.index for r in batch.rejected]
         assert sorted(answered) == list(range(batch.size))
 
+    @counted
+    @examples(400, 4000)
     @given(readings=st.lists(near_misses | json_values, max_size=8))
-    @settings(max_examples=400)
     def test_every_reading_is_kept_or_rejected_with_a_reason(self, readings: list[Any]) -> None:
         batch = parse_batch(orjson.dumps({"readings": readings}), max_readings=1000)
         answered = [i for i, _ in batch.readings] + [r.index for r in batch.rejected]
@@ -92,12 +95,9 @@ def token(database_url: str) -> str:
     return new_gateway(database_url)[1]
 
 
+@counted
+@examples(60, 600, suppress_health_check=SHARED_FIXTURES)
 @given(readings=st.lists(near_misses, min_size=1, max_size=6))
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
 def test_near_miss_readings_never_break_the_service(
     api: httpx.Client, token: str, readings: list[dict[str, Any]]
 ) -> None:

@@ -7,6 +7,7 @@ and says which failures are worth retrying. Alert logic never sees more than thi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -70,7 +71,10 @@ class Provider(Protocol):
         """Send the message; SendFailed when the provider did not take it."""
         ...
 
-    async def find_sent(self, message: Outgoing, since: datetime) -> Accepted | None:
+    async def find_sent(
+        self, message: Outgoing, since: datetime, taken: Collection[str] = ()
+    ) -> Accepted | None:
         """The provider's record of `message` sent since `since`, or None when there is
-        none (or the provider cannot tell)."""
+        none (or the provider cannot tell). Ids in `taken` are other messages' of ours: a
+        call or a text with the same words to the same number is not this one."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 
 from service.alerting.providers.base import Accepted, Channel, Outgoing
@@ -24,6 +25,8 @@ class ConsoleProvider:
         log.warning("%s to %s: %s", message.channel.upper(), message.to, message.body)
         return Accepted(f"console-{message.notification_id}", status="delivered")
 
-    async def find_sent(self, message: Outgoing, since: datetime) -> Accepted | None:
+    async def find_sent(
+        self, message: Outgoing, since: datetime, taken: Collection[str] = ()
+    ) -> Accepted | None:
         """A logged message may or may not have been written: send it again."""
         return None

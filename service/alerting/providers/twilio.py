@@ -8,6 +8,7 @@ address, gathers one key press: 1 acknowledges the alert.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,10 +96,12 @@ class TwilioProvider:
         resource = await self._call(self._create, message)
         return Accepted(resource.sid, notification_status(resource.status) or "queued")
 
-    async def find_sent(self, message: Outgoing, since: datetime) -> Accepted | None:
-        """The message or call Twilio has to this number since `since` with this body (a
-        call: any call), or None."""
-        found = await self._call(self._lookup, message, since)
+    async def find_sent(
+        self, message: Outgoing, since: datetime, taken: Collection[str] = ()
+    ) -> Accepted | None:
+        """The earliest message or call Twilio has to this number since `since`, with this
+        body (a call: any call), that is none of `taken`; or None."""
+        found = await self._call(self._lookup, message, since, frozenset(taken))
         if found is None:
             return None
         return Accepted(found.sid, notification_status(found.status) or "queued")
@@ -121,17 +124,19 @@ class TwilioProvider:
             options["status_callback"] = message.status_url
         return self.client.messages.create(**options)
 
-    def _lookup(self, message: Outgoing, since: datetime) -> Any:
+    def _lookup(self, message: Outgoing, since: datetime, taken: frozenset[str]) -> Any:
         # The client writes a datetime filter as if it were UTC, whatever its zone.
         after = (since - timedelta(minutes=1)).astimezone(UTC)
+        candidates: list[Any]
         if message.channel == "voice":
-            calls = self.client.calls.list(to=message.to, start_time_after=after, limit=20)
-            return calls[0] if calls else None
-        sent = self.client.messages.list(to=message.to, date_sent_after=after, limit=50)
-        for candidate in sent:
-            if candidate.body == message.body:
-                return candidate
-        return None
+            # A call says nothing of its words: any call to the number that no other
+            # message of ours has taken is this one (another alert's may be among them).
+            candidates = self.client.calls.list(to=message.to, start_time_after=after, limit=20)
+        else:
+            sent = self.client.messages.list(to=message.to, date_sent_after=after, limit=50)
+            candidates = [m for m in sent if m.body == message.body]
+        # Twilio lists the newest first; the earliest left was asked for first.
+        return next((c for c in reversed(candidates) if c.sid not in taken), None)
 
     async def _call(self, function: Any, *args: Any) -> Any:
         try:
