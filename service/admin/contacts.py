@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import class_row
 
 from service.admin.residents import get_resident
-from service.admin.schemas import ContactCreate, ContactUpdate, set_clause
+from service.admin.schemas import ContactCreate, ContactUpdate, LocalTime, set_clause
 from service.errors import Conflict, Invalid, NotFound
 from service.privacy import audit
 from service.privacy.audit import SYSTEM, Actor
@@ -35,8 +35,8 @@ class Contact:
     phone: str
     language: str
     escalation_order: int
-    quiet_hours_start: time | None
-    quiet_hours_end: time | None
+    quiet_hours_start: LocalTime | None
+    quiet_hours_end: LocalTime | None
     time_zone: str | None  # None: the resident's
     sms_stopped_at: datetime | None  # set when they replied STOP; no SMS until START
     created_at: datetime

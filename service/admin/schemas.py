@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     PastDate,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -287,6 +288,19 @@ class ResidentUpdate(_Update):
     doctor_id: DoctorId | None = None
 
 
+# A time of day on the contact's own clock, without an offset (their time zone says where).
+# The schema gives its pattern: JSON Schema's `time` format would demand an offset.
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "examples": ["22:00"],
+        }
+    ),
+]
+
 _CONTACT_ZONE_HELP = "The contact's own IANA time zone; null: the resident's."
 
 
@@ -299,8 +313,8 @@ class ContactCreate(_Input):
     phone: Phone
     language: Language = "zh-CN"
     escalation_order: EscalationOrder | None = None
-    quiet_hours_start: time | None = None
-    quiet_hours_end: time | None = None
+    quiet_hours_start: LocalTime | None = None
+    quiet_hours_end: LocalTime | None = None
     time_zone: TimeZone | None = Field(default=None, description=_CONTACT_ZONE_HELP)
 
     @model_validator(mode="after")
@@ -320,8 +334,8 @@ class ContactUpdate(_Update):
     phone: Phone | None = None
     language: Language | None = None
     escalation_order: EscalationOrder | None = None
-    quiet_hours_start: time | None = None
-    quiet_hours_end: time | None = None
+    quiet_hours_start: LocalTime | None = None
+    quiet_hours_end: LocalTime | None = None
     time_zone: TimeZone | None = Field(default=None, description=_CONTACT_ZONE_HELP)
 
 

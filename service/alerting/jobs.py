@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service.alerting.delivery import Delivery, deliver_due, reconcile_stale
 from service.alerting.digest import prepare_digests
+from service.database import first_line
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,4 +95,4 @@ class AlertingJobs:
             pass  # a waiting delivery will send these too
         # procrastinate wraps a lost connection in ConnectorException.
         except (psycopg.Error, ConnectorException) as exc:  # the tick sends them within a minute
-            log.warning("delivery not booked: %s", exc)
+            log.warning("delivery not booked: %s", first_line(exc))

@@ -21,6 +21,7 @@ import psycopg
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from psycopg_pool import AsyncConnectionPool
 
+from service.database import first_line
 from service.detection.service import check_all_queued, check_resident, run_due
 from service.readings import summaries
 
@@ -105,4 +106,6 @@ class DetectionJobs:
             # procrastinate wraps a lost connection in ConnectorException. The readings are
             # stored: the tick's sweep checks them within a minute.
             except (psycopg.Error, ConnectorException) as exc:
-                log.warning("resident %d: detection job not deferred: %s", resident_id, exc)
+                log.warning(
+                    "resident %d: detection job not deferred: %s", resident_id, first_line(exc)
+                )
