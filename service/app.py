@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     app.state.mode = await detect_mode(conn)
                 app.state.pool = pool
                 app.state.detection = jobs.detection
+                app.state.alerting = jobs.alerting
                 worker = asyncio.create_task(jobs.run_worker()) if settings.run_worker else None
                 log.info("Linli ready; database mode %s", app.state.mode)
                 try:

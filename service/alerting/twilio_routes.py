@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from service.alerting import messages, replies
+from service.alerting import messages, outbox, replies
 from service.alerting.providers.twilio import notification_status, voice_for
 from service.deps import PoolDep, SettingsDep
 from service.errors import BadRequest, Forbidden
@@ -54,18 +54,23 @@ TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
 
 @router.post("/v1/twilio/status", status_code=204)
 async def twilio_status(
+    request: Request,
     form: TwilioForm,
     pool: PoolDep,
     notification: Annotated[Id | None, Query(description="Our id for the message.")] = None,
 ) -> Response:
-    """A message's or call's delivery report; unknown ids are logged and ignored."""
+    """A message's or call's delivery report; unknown ids are logged and ignored. A message
+    that failed moves the alert on to its next step, which is sent now, not at the next
+    minute's tick."""
     sid = form.get("MessageSid") or form.get("CallSid") or ""
     status = notification_status(form.get("MessageStatus") or form.get("CallStatus"))
     if sid and status is not None:
         async with pool.connection() as conn, conn.transaction():
-            await replies.delivery_report(
+            known = await replies.delivery_report(
                 conn, "twilio", sid, status, datetime.now(UTC), notification
             )
+        if known and status in outbox.FAILED:
+            await request.app.state.alerting.wake()
     return Response(status_code=204)
 
 

@@ -120,3 +120,27 @@ def test_a_worker_killed_mid_send_loses_nothing_and_doubles_nothing(service, twi
         "SELECT provider_id FROM notifications WHERE purpose = 'alert' ORDER BY provider_id"
     ).fetchall()
     assert [sid for (sid,) in recorded] == sorted(m["sid"] for m in twilio.messages)
+
+
+def test_a_text_reported_undelivered_moves_on_at_once_not_at_the_next_tick(service, twilio):
+    """The daughter's phone is off: Twilio reports her text undelivered to `linli serve`, and
+    the worker calls her within seconds instead of at the next minute's tick."""
+    twilio.final_status[DAUGHTER] = "undelivered"
+    with Running("worker", settings=service.env) as worker:
+        worker.wait_for("worker ready")
+        service.home.upload(bp(datetime.now(UTC) - timedelta(minutes=1), 206, 124))
+        twilio.wait_for_messages(2, timeout=30)
+
+        def undelivered() -> list[float]:
+            return [
+                attempt.sent
+                for attempt in twilio.callbacks
+                if attempt.ok and attempt.params.get("MessageStatus") == "undelivered"
+            ]
+
+        wait_until(undelivered, 30)
+        reported = undelivered()[0]
+        (call,) = twilio.wait_for_calls(1, timeout=30)
+        called = min(r.received for r in twilio.requests if r.path.endswith("Calls.json"))
+    assert call["to"] == DAUGHTER
+    assert called - reported < 10
