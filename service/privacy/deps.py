@@ -7,22 +7,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.deps import AdminDep, UserDep
+from service.deps import AdminDep, UserDep, client_address
 from service.privacy.audit import Actor
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 async def current_actor(user: UserDep, request: Request) -> Actor:
     """The calling user (401 without one) and where the request came from."""
-    return Actor(user.id, _client(request))
+    return Actor(user.id, client_address(request))
 
 
 async def admin_actor(admin: AdminDep, request: Request) -> Actor:
     """The calling admin (403 for anyone else) and where the request came from."""
-    return Actor(admin.id, _client(request))
+    return Actor(admin.id, client_address(request))
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
