@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -189,6 +190,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"not a rate limit: {value!r} (write e.g. '20 per 15 minutes')"
             ) from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        # uvicorn would take a mistyped address for a name that never matches, and every
+        # client behind the proxy would then share the proxy's limits.
+        for entry in (part.strip() for part in value.split(",")):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"not an address or network: {entry!r} (write e.g. '127.0.0.1,"
+                    " 172.16.0.0/12', or '*')"
+                ) from None
         return value
 
     @field_validator(

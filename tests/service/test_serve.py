@@ -157,12 +157,16 @@ class TestDoctor:
         assert result.returncode == 1
         assert "database unreachable" in result.stdout
 
-    def test_a_malformed_setting_is_one_line(self, tmp_path):
-        settings = {**embedded_settings(tmp_path), "LINLI_PORT": "eighty"}
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [("LINLI_PORT", "eighty"), ("LINLI_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.256")],
+    )
+    def test_a_malformed_setting_is_one_line(self, tmp_path, name, value):
+        settings = {**embedded_settings(tmp_path), name: value}
         result = linli("doctor", settings=settings)
         assert result.returncode == 2
         assert result.stderr.strip().count("\n") == 0
-        assert "LINLI_PORT" in result.stderr
+        assert name in result.stderr
 
 
 @pytest.mark.parametrize(
