@@ -117,7 +117,7 @@ async def apply_job_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
 class OneLineWhileTheDatabaseIsAway(logging.Filter):
     """Shortens a record about the database being away to one line: a record whose
     exception is (then: the first line of its message and of the error), and psycopg's
-    pool's warnings (its first line: libpq adds a hint on the next).
+    warnings, its pool's among them (their first line: libpq adds a hint on the next).
 
     While PostgreSQL restarts, procrastinate logs every job and side task it loses with a
     full traceback, dozens of lines each that say nothing the error's first line does not.
@@ -132,7 +132,7 @@ class OneLineWhileTheDatabaseIsAway(logging.Filter):
             record.args = None
             record.exc_info = None
             record.exc_text = None
-        elif record.name.startswith("psycopg.pool"):
+        elif record.name.startswith("psycopg"):  # the pool's, and a pipeline's lost flush
             message = record.getMessage()
             if "\n" in message:
                 record.msg = message.splitlines()[0]
